@@ -4,11 +4,13 @@ Per iteration of a replica with ``tensor`` x ``expert`` devices per pipeline sta
 run one after the other (one batch in flight, no micro-batch overlap: the engine prices one iteration at a
 time):
 
-    time = blend(flops / (W * peak * compute_fraction), bytes / (W * bandwidth * memory_bandwidth_fraction))
-           + communication(layout) + layers * per_layer_overhead_s + per_step_overhead_s
+    time = blend(linear_flops / (W * peak * compute_fraction), weight_bytes / (W * bandwidth * memory_bandwidth_fraction))
+         + blend(attention_flops / (W * peak * compute_fraction), kv_bytes / (W * bandwidth * memory_bandwidth_fraction))
+         + communication(layout) + layers * per_layer_overhead_s + per_step_overhead_s
 
 where W = tensor * expert (each stage holds 1/pipeline of the layers, so the stages' times add up to the work
-divided by W). ``blend`` is the roofline's max, softened near the ridge point by a p-norm
+divided by W). The linear operators and attention each have their own roofline and their times add (they
+run one after the other inside every layer). ``blend`` is the roofline's max, softened near the ridge point by a p-norm
 ``(a^p + b^p)^(1/p)`` (>= max(a, b), equal to it far from the ridge). A kernel near the ridge is neither purely
 compute- nor bandwidth-bound (operand tiles stream while the tensor cores run, and GEMMs of a few hundred rows
 under-fill the SMs), which is what the Vidur per-layer timings between 64 and 256 tokens show; the exponent is
@@ -219,15 +221,25 @@ class RooflineModel(PerformanceModel):
         return self._overhead_s
 
     def _roofline(self, ops: Any, t: Any, r: Any, kv: Any, pairs: Any, active_only: bool = True) -> Any:
-        """Blended compute and memory time of iterations, and their weight bytes (weight streaming uses them).
+        """Compute-or-memory time of iterations, and their weight bytes (weight streaming uses them).
+
+        Two operator classes, each on its own roofline, one after the other: the linear operators (GEMMs:
+        their FLOPs against the weights they read) and attention (its FLOPs against the KV cache it reads).
+        Within a layer they are data-dependent (QKV projection -> attention -> output projection), so their
+        times add; one roofline over the sums would let a compute-bound GEMM hide a bandwidth-bound attention
+        read, which under-prices large-batch decode with long contexts.
 
         ``active_only``: the caller discards iterations without new tokens (``_time``): their weights need
-        not be zeroed, and the memory time is then at least resident weights / bandwidth > 0, so the blend
-        needs no guard against max = 0. Elements with new tokens are the same either way.
+        not be zeroed, so the linear roofline has a positive memory time (resident weights) and its blend needs
+        no guard against max = 0. The attention roofline of an iteration without new tokens and without context
+        is 0/0, so only the scalar evaluator (called for new_tokens > 0 only) skips its guard. Elements with new
+        tokens are the same either way.
         """
         linear, attention, weights, kv_bytes = self.cost.terms(ops, t, r, kv, pairs, active_only=active_only)
-        roof = blend_ops(ops, (linear + attention) / self._compute_den, (weights + kv_bytes) / self._memory_den,
-                         self.blend_exponent, self._inv_blend_exponent, positive=active_only)
+        p, inv_p = self.blend_exponent, self._inv_blend_exponent
+        roof = (blend_ops(ops, linear / self._compute_den, weights / self._memory_den, p, inv_p, positive=active_only)
+                + blend_ops(ops, attention / self._compute_den, kv_bytes / self._memory_den, p, inv_p,
+                            positive=active_only and ops.scalar))
         return roof, weights
 
     def _time(self, ops: Any, t: Any, r: Any, kv: Any, pairs: Any) -> Any:
