@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sim.decode_cohort import DecodeCohort
 
 NAN = math.nan
 
@@ -25,13 +29,17 @@ class Request:
         "preemptions",
         "client",
         # token-centric serving state (sim.serving): tokens whose KV is computed vs total to compute
-        "computed_tokens",
+        "_computed_tokens",
         "prefill_tokens",
         "cached_tokens",
         "prefix_ids",
-        "kv_blocks",
+        "_kv_blocks",
         "stop_tokens",
         "transfer_s",
+        # a decoding request in a replica's decode cohort counts its tokens on the cohort's tick (sim.decode_cohort)
+        "cohort",
+        "cohort_base",
+        "run_seq",
     )
 
     def __init__(
@@ -57,7 +65,7 @@ class Request:
         self.replica = -1
         self.preemptions = 0
         self.client = client
-        self.computed_tokens = 0
+        self._computed_tokens = 0
         #: tokens to process as prefill: the prompt, or after a recompute preemption everything computed so far
         self.prefill_tokens = input_tokens
         #: prompt tokens found in the prefix cache (their prefill is skipped)
@@ -65,12 +73,42 @@ class Request:
         #: ids of the prompt's prefix blocks (equal ids = shared prefix), empty when unknown
         self.prefix_ids: tuple[int, ...] = ()
         #: KV-cache blocks the request holds on its replica (kept by sim.kv_cache)
-        self.kv_blocks = 0
+        self._kv_blocks = 0
+        #: the decode cohort the request belongs to (None: its counters are its own), and its tokens then are
+        #: ``cohort_base + cohort.tick``
+        self.cohort: DecodeCohort | None = None
+        self.cohort_base = 0
+        #: admission order on the current replica (the order of its running list)
+        self.run_seq = -1
         #: computed tokens at which the current replica is done with the request: all of them, or the prompt
         #: only on a prefill replica of a disaggregated fleet
         self.stop_tokens = input_tokens + max(output_tokens, 1) - 1
         #: seconds from the end of prefill to the KV cache's arrival on a decode replica (disaggregation)
         self.transfer_s = NAN
+
+    @property
+    def computed_tokens(self) -> int:
+        """Tokens whose KV is computed (prompt and generated ones)."""
+        cohort = self.cohort
+        return self._computed_tokens if cohort is None else self.cohort_base + cohort.tick
+
+    @computed_tokens.setter
+    def computed_tokens(self, tokens: int) -> None:
+        if self.cohort is not None:
+            raise AssertionError(f"request {self.id} is in a decode cohort: its tokens move with the cohort")
+        self._computed_tokens = tokens
+
+    @property
+    def kv_blocks(self) -> int:
+        """KV-cache blocks the request holds on its replica (kept by sim.kv_cache)."""
+        cohort = self.cohort
+        return self._kv_blocks if cohort is None else cohort.blocks_held(self.cohort_base)
+
+    @kv_blocks.setter
+    def kv_blocks(self, blocks: int) -> None:
+        if self.cohort is not None:
+            raise AssertionError(f"request {self.id} is in a decode cohort: its blocks grow with the cohort")
+        self._kv_blocks = blocks
 
     @property
     def tokens_to_compute(self) -> int:

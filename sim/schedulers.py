@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Annotated, Literal, Union
 
 from pydantic import Field, NonNegativeFloat, PositiveInt
 
+from sim.decode_cohort import DecodeCohort
 from sim.kv_cache import KVCache, blocks_for
 from sim.request import Request
 from workloads.spec import Spec
@@ -59,56 +59,113 @@ LLMScheduler = Annotated[
 ]
 
 
-@dataclass
 class Batch:
-    """One forward iteration: which requests, how many new tokens each, and what the policy did."""
+    """One forward iteration: which requests, how many new tokens each, and what the policy did.
 
-    reqs: list[Request] = field(default_factory=list)
-    new_tokens: list[int] = field(default_factory=list)
-    admitted: list[Request] = field(default_factory=list)
-    preempted: list[Request] = field(default_factory=list)
-    #: KV tokens restored from host memory this iteration (swap preemption)
-    swapped_in_tokens: int = 0
-    #: aggregates for the performance model (BatchWork fields)
-    kv_read_tokens: int = 0
-    attention_pairs: float = 0.0
+    The replica's decode cohort (``sim.decode_cohort``) takes part as a whole, one token per member, when
+    ``cohort`` is set; the other requests are listed one by one in ``listed`` and ``listed_new``.
+    """
 
-    #: every request decodes one token (no prefill, no admission): the iteration may repeat unchanged
-    decoding: bool = True
-    #: requests in the batch that decode (each receives one output token after a decode step)
-    decoders: int = 0
+    __slots__ = ("listed", "listed_new", "cohort", "admitted", "preempted", "swapped_in_tokens", "size",
+                 "new_tokens_total", "kv_read_tokens", "attention_pairs", "decoding", "decoders")
+
+    def __init__(self) -> None:
+        self.listed: list[Request] = []
+        self.listed_new: list[int] = []
+        self.cohort: DecodeCohort | None = None
+        self.admitted: list[Request] = []
+        self.preempted: list[Request] = []
+        #: KV tokens restored from host memory this iteration (swap preemption)
+        self.swapped_in_tokens = 0
+        #: aggregates for the performance model (BatchWork fields): requests, new tokens, KV read, pairs
+        self.size = 0
+        self.new_tokens_total = 0
+        self.kv_read_tokens = 0
+        self.attention_pairs = 0.0
+        #: every request decodes one token (no prefill, no admission): the iteration may repeat unchanged
+        self.decoding = True
+        #: requests in the batch that decode (each receives one output token after a decode step)
+        self.decoders = 0
 
     @property
     def decode_only(self) -> bool:
         return self.decoding and not self.admitted
 
     def add(self, req: Request, new: int) -> None:
-        self.reqs.append(req)
-        self.new_tokens.append(new)
+        self.listed.append(req)
+        self.listed_new.append(new)
         ctx = req.computed_tokens
         if new != 1 or ctx < req.prefill_tokens:
             self.decoding = False
         else:
             self.decoders += 1
+        self.size += 1
+        self.new_tokens_total += new
         self.kv_read_tokens += ctx + new
         self.attention_pairs += new * (ctx + (new + 1) / 2)
 
+    def add_cohort(self, cohort: DecodeCohort) -> None:
+        """Every member of ``cohort`` decodes one token (one query attends its context and itself)."""
+        n = cohort.size
+        kv_read = cohort.kv_read_tokens()
+        self.cohort = cohort
+        self.size += n
+        self.decoders += n
+        self.new_tokens_total += n
+        self.kv_read_tokens += kv_read
+        self.attention_pairs += kv_read
+
+    def entries(self) -> list[tuple[Request, int]]:
+        """(request, new tokens) in running order; read before the policy's ``update`` moves the cohort."""
+        pairs = list(zip(self.listed, self.listed_new))
+        if self.cohort is not None:
+            pairs += [(req, 1) for req in self.cohort.members()]
+        return sorted(pairs, key=lambda pair: pair[0].run_seq)
+
+    @property
+    def reqs(self) -> list[Request]:
+        return [req for req, _ in self.entries()]
+
+    @property
+    def new_tokens(self) -> list[int]:
+        return [new for _, new in self.entries()]
+
     def __len__(self) -> int:
-        return len(self.reqs)
+        return self.size
 
 
 class ContinuousPolicy:
-    """Continuous batching with an optional prefill chunk limit (chunked prefill when set)."""
+    """Continuous batching with an optional prefill chunk limit (chunked prefill when set).
+
+    Running requests that decode form a :class:`DecodeCohort`, stepped with counters; the others (prefilling,
+    or admitted in the last iteration) are listed. When every running request gets its full share of the
+    token budget and the KV cache has the blocks they need, the order of the running list makes no
+    difference and the iteration is formed from the cohort's aggregates (``_schedule_together``); otherwise
+    the cohort dissolves and the running list is walked in order, preempting for KV room as vLLM does
+    (``_schedule_in_order``); the decoders rejoin at the next iteration.
+    """
 
     def __init__(self, spec: ContinuousScheduler, kv: KVCache) -> None:
         self.spec = spec
         self.kv = kv
         self.chunk = getattr(spec, "chunk_tokens", None)
         self.chunked = isinstance(spec, ChunkedPrefillScheduler)
-        self.running: list[Request] = []
+        self.cohort = DecodeCohort(kv.block_tokens)
+        self._running: dict[int, Request] = {}  # run_seq -> request, in admission order
+        self._listed: dict[int, Request] = {}  # the running requests outside the cohort
+        self._next_seq = 0
         self._waiting: dict[int, deque[Request]] = {}
         self.num_waiting = 0
         self._reserve = int(spec.kv_watermark * kv.total_blocks)
+
+    @property
+    def running(self) -> list[Request]:
+        """The running requests in admission order."""
+        return list(self._running.values())
+
+    @property
+    def num_running(self) -> int:
+        return len(self._running)
 
     # ---- queue -------------------------------------------------------------------------------
     def add(self, req: Request) -> str | None:
@@ -155,47 +212,77 @@ class ContinuousPolicy:
 
     @property
     def has_work(self) -> bool:
-        return bool(self.running) or self.num_waiting > 0
+        return bool(self._running) or self.num_waiting > 0
 
     # ---- one iteration -----------------------------------------------------------------------
-    def _prefill_share(self, req: Request, budget: int) -> int:
+    def _whole_share(self, req: Request) -> int:
+        """Prompt tokens a prefilling request would take with budget to spare: the rest, or one chunk."""
         left = req.prefill_tokens - req.computed_tokens
-        if self.chunk is not None:
-            left = min(left, self.chunk)
-        return min(left, budget) if self.chunked else left
+        return left if self.chunk is None else min(left, self.chunk)
+
+    def _prefill_share(self, req: Request, budget: int) -> int:
+        share = self._whole_share(req)
+        return min(share, budget) if self.chunked else share
 
     def schedule(self) -> Batch:
+        listed = self._listed
+        if listed:  # listed requests that now decode join the cohort
+            for seq, req in list(listed.items()):
+                if req.computed_tokens >= req.prefill_tokens:
+                    del listed[seq]
+                    self.cohort.join(req)
+        batch = self._schedule_together()
+        if batch is None:
+            batch = self._schedule_in_order()
+        self._check(batch)
+        return batch
+
+    def _schedule_together(self) -> Batch | None:
+        """The iteration when every running request gets its whole share (one token per decoder, the next
+        chunk per prefilling request) within the token budget and the free KV blocks; else None."""
+        kv = self.kv
+        cohort = self.cohort
+        budget = self.spec.max_batch_tokens - cohort.size
+        blocks = kv.free_blocks - (cohort.growers() if cohort.reserved == cohort.tick else 0)
+        shares = []
+        for req in self._listed.values():  # prefilling requests (decoders joined the cohort)
+            new = self._whole_share(req)
+            budget -= new
+            blocks -= kv.extra_blocks(req, req.computed_tokens + new)
+            shares.append(new)
+        if budget < 0 or blocks < 0:
+            return None
+        batch = Batch()
+        if cohort.size:
+            kv.add_blocks(cohort.reserve())
+            batch.add_cohort(cohort)
+        for req, new in zip(self._listed.values(), shares):
+            kv.grow(req, req.computed_tokens + new)
+            batch.add(req, new)
+        self._admit(batch, budget)
+        return batch
+
+    def _schedule_in_order(self) -> Batch:
+        """vLLM's walk over the running list when budget or KV blocks run short: one token for each decoding
+        request, the rest of the prompt (or a chunk) for each prefilling one, preempting for KV room."""
+        for req in self.cohort.dissolve():
+            self._listed[req.run_seq] = req
         batch = Batch()
         budget = self.spec.max_batch_tokens
         kv = self.kv
-        bt = kv.block_tokens
-        reqs, news = batch.reqs, batch.new_tokens
-        running = self.running
+        running = list(self._running.values())
         i = 0
-        kv_read = 0
         while i < len(running) and budget > 0:
             req = running[i]
-            c = req.computed_tokens
-            if c >= req.prefill_tokens and (c < req.kv_blocks * bt or kv.used_blocks < kv.total_blocks):
-                # fast path: a decoding request whose next token fits (in its last block, or one new block)
-                if c >= req.kv_blocks * bt:
-                    kv.grow(req, c + 1)
-                reqs.append(req)
-                news.append(1)
-                kv_read += c + 1
-                batch.decoders += 1
-                budget -= 1
-                i += 1
-                continue
-            new = 1 if c >= req.prefill_tokens else self._prefill_share(req, budget)
+            new = 1 if req.decoding else self._prefill_share(req, budget)
             if new > budget:
                 break
             preempted_self = False
             while not kv.can_hold(req, req.computed_tokens + new):
-                victim = self._preempt_victim()
-                if self.running.index(victim) < i:
+                victim = self._preempt_victim(running)
+                if running.index(victim) < i:
                     i -= 1  # a request already in this batch left the running list before ``req``
-                self._preempt(victim, batch)
+                self._preempt(victim, batch, running)
                 if victim is req:
                     preempted_self = True
                     break
@@ -205,16 +292,13 @@ class ContinuousPolicy:
             batch.add(req, new)
             budget -= new
             i += 1
-        batch.kv_read_tokens += kv_read  # decode fast path: one query per request attends its context
-        batch.attention_pairs += kv_read
         if not batch.preempted:
             self._admit(batch, budget)
-        self._check(batch)
         return batch
 
     def _admit(self, batch: Batch, budget: int) -> None:
         kv = self.kv
-        while budget > 0 and self.num_waiting and len(self.running) < self.spec.max_batch_requests:
+        while budget > 0 and self.num_waiting and len(self._running) < self.spec.max_batch_requests:
             req = self._head()
             assert req is not None
             swapped = req.computed_tokens if self.spec.preemption == "swap" and req.preemptions else 0
@@ -225,26 +309,33 @@ class ContinuousPolicy:
                 break
             self.pop_waiting()
             kv.grow(req, req.computed_tokens + new)
-            self.running.append(req)
+            req.run_seq = seq = self._next_seq
+            self._next_seq += 1
+            self._running[seq] = req
+            self._listed[seq] = req
             batch.admitted.append(req)
             batch.swapped_in_tokens += swapped
             batch.add(req, new)
             budget -= new
 
-    def _preempt_victim(self) -> Request:
+    def _preempt_victim(self, running: list[Request]) -> Request:
         """The lowest-priority, most recently admitted running request (vLLM's choice)."""
         if self.spec.priority:
-            return max(reversed(self.running), key=lambda r: r.priority)
-        return self.running[-1]
+            return max(reversed(running), key=lambda r: r.priority)
+        return running[-1]
 
-    def _preempt(self, victim: Request, batch: Batch) -> None:
-        self.running.remove(victim)
-        if victim in batch.reqs:  # give back the tokens it had been granted this iteration
-            k = batch.reqs.index(victim)
-            new = batch.new_tokens[k]
+    def _preempt(self, victim: Request, batch: Batch, running: list[Request]) -> None:
+        running.remove(victim)
+        del self._running[victim.run_seq]
+        del self._listed[victim.run_seq]
+        if victim in batch.listed:  # give back the tokens it had been granted this iteration
+            k = batch.listed.index(victim)
+            new = batch.listed_new[k]
             batch.kv_read_tokens -= victim.computed_tokens + new
             batch.attention_pairs -= new * (victim.computed_tokens + (new + 1) / 2)
-            del batch.reqs[k], batch.new_tokens[k]
+            batch.size -= 1
+            batch.new_tokens_total -= new
+            del batch.listed[k], batch.listed_new[k]
         self.kv.release(victim)
         victim.preemptions += 1
         if self.spec.preemption == "recompute":
@@ -255,79 +346,63 @@ class ContinuousPolicy:
         self.num_waiting += 1
 
     def _check(self, batch: Batch) -> None:
-        assert sum(batch.new_tokens) <= self.spec.max_batch_tokens, "token budget exceeded"
-        assert len(self.running) <= self.spec.max_batch_requests, "too many running requests"
+        assert batch.new_tokens_total <= self.spec.max_batch_tokens, "token budget exceeded"
+        assert len(self._running) <= self.spec.max_batch_requests, "too many running requests"
+        assert self.cohort.size + len(self._listed) == len(self._running), "running requests lost"
         assert self.kv.used_blocks <= self.kv.total_blocks, "KV over capacity"
 
     def update(self, batch: Batch, steps: int = 1) -> tuple[list[Request], list[Request]]:
-        """Apply ``steps`` iterations of ``batch`` (several only for a decode-only batch).
+        """Apply ``steps`` iterations of ``batch`` (several only for the cohort alone: a decode-only batch).
 
         Returns (requests whose first token came out, requests that finished) in the last iteration.
         """
         first: list[Request] = []
         done: list[Request] = []
-        if batch.decoding:  # decode only: no first tokens; several steps grow the KV of each request
-            if steps == 1:  # schedule() already gave every request room for this token
-                for req in batch.reqs:
-                    c = req.computed_tokens = req.computed_tokens + 1
-                    if c >= req.stop_tokens:
-                        done.append(req)
-            else:
-                bt = self.kv.block_tokens
-                extra = 0
-                for req in batch.reqs:
-                    c = req.computed_tokens = req.computed_tokens + steps
-                    need = -(-c // bt) - req.kv_blocks
-                    if need > 0:
-                        extra += need
-                        req.kv_blocks += need
-                    if c >= req.stop_tokens:
-                        done.append(req)
-                self.kv.add_blocks(extra)
-        else:
-            for req, new in zip(batch.reqs, batch.new_tokens):
+        if batch.cohort is not None:
+            extra, done = batch.cohort.advance(steps)
+            self.kv.add_blocks(extra)
+        if batch.listed:
+            assert steps == 1, "listed requests run one iteration at a time"
+            for req, new in zip(batch.listed, batch.listed_new):
                 before = req.computed_tokens
-                req.computed_tokens = before + new * steps
-                if before < req.input_tokens <= req.computed_tokens:
+                req.computed_tokens = after = before + new
+                if before < req.input_tokens <= after:
                     first.append(req)
-                if req.computed_tokens >= req.stop_tokens:
+                if after >= req.stop_tokens:
                     done.append(req)
+        if len(done) > 1:
+            done.sort(key=_running_order)
         for req in done:
-            self.running.remove(req)
+            del self._running[req.run_seq]
+            self._listed.pop(req.run_seq, None)
             self.kv.release(req, req.prefix_ids)
         return first, done
 
     def decode_steps(self, batch: Batch, limit: int) -> int:
         """How many identical decode iterations of ``batch`` may run before it must change (a request
-        finishes, or the KV cache fills). At least 1: the batch was scheduled, so its first step fits."""
-        kv = self.kv
-        bt = kv.block_tokens
-        # One pass: the nearest completion, and how many requests sit at each offset within their last
-        # block (schedule() gave each one block room for its next token: it holds ceil((c + 1) / bt)).
-        residues = [0] * bt
-        steps = limit
-        for r in batch.reqs:
-            c = r.computed_tokens
-            if r.stop_tokens - c < steps:
-                steps = r.stop_tokens - c
-            residues[(c + 1) % bt] += 1
+        finishes, or the KV cache fills). At least 1: the batch was scheduled, so its first step fits.
+        Only the cohort alone runs several (a batch scheduled in order runs one at a time)."""
+        cohort = batch.cohort
+        if cohort is None or batch.listed:
+            return 1
+        steps = min(limit, cohort.steps_to_stop())
         if steps <= 1:
             return 1
-
-        def extra_blocks(k: int) -> int:  # blocks beyond those held that k steps need
-            return sum(n * (-(-(off + k - 1) // bt) - (off > 0)) for off, n in enumerate(residues) if n)
-
-        free = kv.free_blocks
-        if extra_blocks(steps) <= free:
-            return steps
+        free = self.kv.free_blocks
+        if cohort.size * -(-(steps - 1) // cohort.block_tokens) <= free or cohort.extra_blocks(steps) <= free:
+            return steps  # (the first test bounds the extra blocks from above: one per member per block)
         lo, hi = 1, steps  # lo steps fit, hi steps do not
         while hi - lo > 1:
             mid = (lo + hi) // 2
-            if extra_blocks(mid) <= free:
+            if cohort.extra_blocks(mid) <= free:
                 lo = mid
             else:
                 hi = mid
         return lo
+
+
+def _running_order(req: Request) -> int:
+    return req.run_seq
 
 
 class StaticPolicy:
@@ -397,7 +472,7 @@ class StaticPolicy:
     def update(self, batch: Batch, steps: int = 1) -> tuple[list[Request], list[Request]]:
         first: list[Request] = []
         done: list[Request] = []
-        for req, new in zip(batch.reqs, batch.new_tokens):
+        for req, new in zip(batch.listed, batch.listed_new):
             was_done = req.remaining_tokens <= 0
             before = req.computed_tokens
             req.computed_tokens = before + new * steps

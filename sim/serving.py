@@ -41,7 +41,7 @@ class StepTimer:
     def step_s(self, batch: Batch) -> float:
         # the scalar path: bit-identical to iteration_time_s on the same aggregates, without numpy per call
         seconds = self.perf.iteration_time_scalar_s(
-            float(sum(batch.new_tokens)), float(len(batch)), float(batch.kv_read_tokens),
+            float(batch.new_tokens_total), float(batch.size), float(batch.kv_read_tokens),
             float(batch.attention_pairs),
         )
         if batch.swapped_in_tokens:
@@ -51,7 +51,7 @@ class StepTimer:
     def decode_run_s(self, batch: Batch, steps: int) -> list[float]:
         """``steps`` decode iterations of a decode-only batch (``BatchWork.decode_run`` from its aggregates:
         the batch's KV read of its first step is the contexts' sum plus one token per request)."""
-        work = BatchWork.decode_run_sum(float(batch.kv_read_tokens - len(batch)), len(batch), steps)
+        work = BatchWork.decode_run_sum(float(batch.kv_read_tokens - batch.size), batch.size, steps)
         return self.perf.iteration_time_s(work).tolist()
 
 
@@ -141,7 +141,7 @@ class LLMReplica(Replica):
                 return
         batch = policy.schedule()
         self.queued = policy.num_waiting
-        if not batch.reqs:
+        if not batch.size:
             if policy.has_work and not policy.running:
                 self._drop_unschedulable()
                 self._start_iteration()
