@@ -2,8 +2,9 @@
 
 Events per request, not per token (DESIGN.md, "Speed"): between two events that change the batch (an
 arrival, a completion, the KV cache filling, a chunk boundary) decode iterations are deterministic, so in
-the fast mode a whole run of them is priced in one vectorised call and the replica sleeps until the run
-ends. An arrival during a run cuts it at the iteration boundary that follows (where a step-by-step engine
+the fast mode a whole run of them is priced at once and the replica sleeps until the run ends. A decode
+iteration's duration depends only on its batch size and KV read, so runs are sliced out of a table that
+one vectorised call fills a block at a time (``DecodeTable``). An arrival during a run cuts it at the iteration boundary that follows (where a step-by-step engine
 would next look at its queue). Times are accumulated on the replica's own clock with the same additions in
 both modes, so the step-by-step mode (``fast=False``) gives identical records; a test holds them together.
 """
@@ -15,6 +16,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from itertools import accumulate
 
+import numpy as np
 import simpy
 from simpy.events import Timeout
 
@@ -27,6 +29,47 @@ from sim.token_stats import TokenGapHistogram
 
 #: longest run of decode iterations priced at once (bounds the work wasted when an arrival cuts a run)
 MAX_RUN_STEPS = 4096
+#: decode durations are tabulated in blocks of this many consecutive KV-read values (one batch size each)
+TABLE_BLOCK = 1024
+#: at most this many blocks (8 KiB each) are kept per pool; runs beyond them are priced directly
+TABLE_MAX_BLOCKS = 4096
+
+
+class DecodeTable:
+    """Durations of decode iterations by batch size and KV tokens read, a block of consecutive KV values at
+    a time (one vectorised call each). A decode iteration's aggregates are (b, b, kv, kv) and the performance
+    model is a pure function, bit-identical for equal aggregates, so a run of decode iterations is a few
+    slices of the table instead of a call. Blocks are few (batch sizes times the KV range they meet)."""
+
+    def __init__(self, perf: PerformanceModel) -> None:
+        self.perf = perf
+        self._blocks: dict[tuple[int, int], np.ndarray] = {}
+
+    def _block(self, batch: int, index: int) -> np.ndarray | None:
+        block = self._blocks.get((batch, index))
+        if block is None and len(self._blocks) < TABLE_MAX_BLOCKS:
+            kv = np.arange(index * TABLE_BLOCK, (index + 1) * TABLE_BLOCK, dtype=np.float64)
+            size = np.full(TABLE_BLOCK, float(batch))
+            block = self._blocks[(batch, index)] = self.perf.iteration_time_s(BatchWork(size, size, kv, kv))
+        return block
+
+    def run_s(self, batch: int, first_kv_tokens: int, steps: int) -> list[float]:
+        """``steps`` decode iterations of ``batch`` requests, the first reading ``first_kv_tokens`` KV tokens
+        (each next one ``batch`` more)."""
+        durations: list[float] = []
+        kv = first_kv_tokens
+        last = first_kv_tokens + batch * (steps - 1)
+        while kv <= last:
+            index, offset = divmod(kv, TABLE_BLOCK)
+            block = self._block(batch, index)
+            if block is None:  # the table is full: price the rest directly
+                left = (last - kv) // batch + 1
+                work = BatchWork.decode_run_sum(float(kv - batch), batch, left)
+                return durations + self.perf.iteration_time_s(work).tolist()
+            part = block[offset:min(last - index * TABLE_BLOCK + 1, TABLE_BLOCK):batch].tolist()
+            durations += part
+            kv += batch * len(part)
+        return durations
 
 
 class StepTimer:
@@ -37,6 +80,7 @@ class StepTimer:
         self._swap_s_per_token = (
             perf.kv_bytes_per_token / host_link_bytes_per_s if host_link_bytes_per_s else math.inf
         )
+        self._decode = DecodeTable(perf)
 
     def step_s(self, batch: Batch) -> float:
         # the scalar path: bit-identical to iteration_time_s on the same aggregates, without numpy per call
@@ -49,10 +93,9 @@ class StepTimer:
         return seconds
 
     def decode_run_s(self, batch: Batch, steps: int) -> list[float]:
-        """``steps`` decode iterations of a decode-only batch (``BatchWork.decode_run`` from its aggregates:
-        the batch's KV read of its first step is the contexts' sum plus one token per request)."""
-        work = BatchWork.decode_run_sum(float(batch.kv_read_tokens - batch.size), batch.size, steps)
-        return self.perf.iteration_time_s(work).tolist()
+        """``steps`` decode iterations of a decode-only batch (its KV read grows by one token per request a
+        step)."""
+        return self._decode.run_s(batch.size, batch.kv_read_tokens, steps)
 
 
 class LLMReplica(Replica):
