@@ -242,24 +242,24 @@ class ContinuousPolicy:
         chunk per prefilling request) within the token budget and the free KV blocks; else None."""
         kv = self.kv
         cohort = self.cohort
+        listed = self._listed
         budget = self.spec.max_batch_tokens - cohort.size
-        blocks = kv.free_blocks - (cohort.growers() if cohort.reserved == cohort.tick else 0)
-        shares = []
-        for req in self._listed.values():  # prefilling requests (decoders joined the cohort)
-            new = self._whole_share(req)
+        blocks = kv.total_blocks - kv.used_blocks - (cohort.growers() if cohort.reserved == cohort.tick else 0)
+        shares = [self._whole_share(req) for req in listed.values()] if listed else []
+        for req, new in zip(listed.values(), shares):  # prefilling requests (decoders joined the cohort)
             budget -= new
             blocks -= kv.extra_blocks(req, req.computed_tokens + new)
-            shares.append(new)
         if budget < 0 or blocks < 0:
             return None
         batch = Batch()
         if cohort.size:
             kv.add_blocks(cohort.reserve())
             batch.add_cohort(cohort)
-        for req, new in zip(self._listed.values(), shares):
+        for req, new in zip(listed.values(), shares):
             kv.grow(req, req.computed_tokens + new)
             batch.add(req, new)
-        self._admit(batch, budget)
+        if self.num_waiting:
+            self._admit(batch, budget)
         return batch
 
     def _schedule_in_order(self) -> Batch:

@@ -4,9 +4,10 @@ Events per request, not per token (DESIGN.md, "Speed"): between two events that 
 arrival, a completion, the KV cache filling, a chunk boundary) decode iterations are deterministic, so in
 the fast mode a whole run of them is priced at once and the replica sleeps until the run ends. A decode
 iteration's duration depends only on its batch size and KV read, so runs are sliced out of a table that
-one vectorised call fills a block at a time (``DecodeTable``). An arrival during a run cuts it at the iteration boundary that follows (where a step-by-step engine
-would next look at its queue). Times are accumulated on the replica's own clock with the same additions in
-both modes, so the step-by-step mode (``fast=False``) gives identical records; a test holds them together.
+one vectorised call fills a block at a time (``DecodeTable``). An arrival during a run cuts it at the
+iteration boundary that follows (where a step-by-step engine would next look at its queue). Times are
+accumulated on the replica's own clock with the same additions in both modes, so the step-by-step mode
+(``fast=False``) gives identical records; a test holds them together.
 """
 
 from __future__ import annotations
