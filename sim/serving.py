@@ -208,13 +208,14 @@ class LLMReplica(Replica):
     def _finish_iterations(self) -> None:
         batch = self._batch
         assert batch is not None
-        steps = len(self._ends)
-        end_s = self._ends[-1]
+        ends = self._ends
+        steps = len(ends)
+        end_s = ends[-1]
         self._batch = None
         self._ends = []
         self._clock = end_s
-        if batch.decoders:
-            first_counted = bisect_left(self._ends, self.stats_from_s) if self.stats_from_s > 0 else 0
+        if batch.decoders:  # the gaps of iterations that end from the warm-up's end on
+            first_counted = bisect_left(ends, self.stats_from_s) if self.stats_from_s > 0 else 0
             self.token_gaps.add(self._durations[first_counted:steps], batch.decoders)
         first, done = self.policy.update(batch, steps)
         for req in first:

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+import simpy
 
 from experiments import run
+from sim.kv_cache import KVCache
+from sim.request import Request
+from sim.schedulers import ContinuousScheduler, build_policy
+from sim.serving import LLMReplica, StepTimer
 from sim.token_stats import BINS_PER_DECADE, TokenGapHistogram
+from fakes import LinearModel
 
 RESOLUTION = 10 ** (1 / BINS_PER_DECADE)  # ratio between neighbouring bin edges
 
@@ -33,3 +40,16 @@ def test_itl_of_a_steady_batch_equals_its_tpot() -> None:
     itl = result.summary["itl_s"]
     assert itl["tokens"] == 16 * 63
     assert np.isclose(itl["mean"], result.requests["tpot_s"].mean())
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_gaps_of_iterations_ending_before_the_warm_up_are_not_counted(fast: bool) -> None:
+    env = simpy.Environment()
+    spec = ContinuousScheduler(type="continuous")
+    timer = StepTimer(LinearModel(a_s=0.01, b_s=0.0, c_s=0.0))  # every iteration takes 10 ms
+    replica = LLMReplica(env, 0, 0, lambda *_: None, build_policy(spec, KVCache(100_000)), timer, fast)
+    replica.stats_from_s = 0.505
+    replica.submit(Request(0, 0, 0, 100, 101, 0.0))
+    env.run()
+    # prefill ends at 0.01 s, then 100 decode iterations end at 0.02 .. 1.01 s: those from 0.51 s count
+    assert replica.token_gaps.tokens == 51
