@@ -335,6 +335,8 @@ class ContinuousPolicy:
             batch.attention_pairs -= new * (victim.computed_tokens + (new + 1) / 2)
             batch.size -= 1
             batch.new_tokens_total -= new
+            if new == 1 and victim.decoding:
+                batch.decoders -= 1
             del batch.listed[k], batch.listed_new[k]
         self.kv.release(victim)
         victim.preemptions += 1

@@ -165,3 +165,22 @@ def test_empty_prompt_dropped_and_zero_output_is_prefill_only(make) -> None:
     assert p.add(r) is None and r.tokens_to_compute == 50
     first, done = p.update(p.schedule())
     assert first == [r] and done == [r]
+
+
+def test_a_preempted_decoder_leaves_the_batch_and_its_decode_count() -> None:
+    p = continuous(capacity=16 * 20, priority=True)  # 20 blocks
+    low, high = req(0, 64, 200, priority=1), req(1, 72, 200, priority=0)  # 17 and 18 blocks at the end
+    assert p.add(low) is None
+    p.update(p.schedule())
+    assert p.add(high) is None  # admitted later, behind ``low`` in the running list; ``low`` takes the last
+    # free block first, so ``high`` then preempts it (the lower priority) after it joined the batch
+    for _ in range(200):
+        batch = p.schedule()
+        if low in batch.preempted:
+            break
+        p.update(batch)
+    else:
+        pytest.fail("the low-priority request was never preempted")
+    entries = batch.entries()
+    assert low not in batch.listed and [r for r, _ in entries] == [high]
+    assert batch.decoders == sum(1 for r, new in entries if new == 1 and r.decoding) == 1
