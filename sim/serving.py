@@ -22,10 +22,11 @@ import simpy
 from simpy.events import Timeout
 
 from hardware_models.interface import BatchWork, PerformanceModel
+from sim.batch import Batch
 from sim.records import Status
 from sim.replica import DoneCallback, Replica
 from sim.request import Request
-from sim.schedulers import Batch, ServingPolicy, StaticPolicy
+from sim.schedulers import ServingPolicy, StaticPolicy
 from sim.token_stats import TokenGapHistogram
 
 #: longest run of decode iterations priced at once (bounds the work wasted when an arrival cuts a run)
