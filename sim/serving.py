@@ -33,8 +33,8 @@ from sim.token_stats import TokenGapHistogram
 MAX_RUN_STEPS = 4096
 #: decode durations are tabulated in blocks of this many consecutive KV-read values (one batch size each)
 TABLE_BLOCK = 1024
-#: at most this many blocks (8 KiB each) are kept per pool; runs beyond them are priced directly
-TABLE_MAX_BLOCKS = 4096
+#: at most this many blocks (8 KiB each, 16 MiB in all) are kept per pool; runs beyond them are priced directly
+TABLE_MAX_BLOCKS = 2048
 
 
 class DecodeTable:
