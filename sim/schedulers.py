@@ -30,7 +30,8 @@ class _KVOptions(Spec):
     kv_capacity_tokens: PositiveInt | None = Field(
         default=None, description="cap the replica's KV cache below what its memory holds (a what-if knob)"
     )
-    kv_watermark: float = Field(default=0.01, ge=0.0, lt=0.5, description="share of blocks kept free at admission")
+    kv_watermark: float = Field(default=0.01, ge=0.0, lt=0.5,
+                                description="share of blocks kept free at admission (on_demand admission only)")
     prefix_caching: bool = False
     prefix_block_tokens: PositiveInt = 512
 
@@ -41,6 +42,16 @@ class ContinuousScheduler(_KVOptions):
     max_batch_tokens: PositiveInt = 16384
     priority: bool = Field(default=False, description="admit waiting requests by class priority, then FCFS")
     preemption: Literal["recompute", "swap"] = "recompute"
+    admission: Literal["on_demand", "full_sequence"] = Field(
+        default="on_demand",
+        description=(
+            "on_demand: KV blocks are taken as tokens are computed and a running request is preempted when they "
+            "run out (vLLM; kv_watermark blocks stay free at admission); full_sequence: a request is admitted only "
+            "when the blocks for its whole sequence (prompt + output) are free besides those promised to the "
+            "running requests, so nothing is ever preempted (TensorRT-LLM's GUARANTEED_NO_EVICT capacity "
+            "scheduler, with max_tokens set to each request's output length as trtllm-bench does)"
+        ),
+    )
 
 
 class ChunkedPrefillScheduler(ContinuousScheduler):
@@ -82,7 +93,10 @@ class ContinuousPolicy:
         self._next_seq = 0
         self._waiting: dict[int, deque[Request]] = {}
         self.num_waiting = 0
-        self._reserve = int(spec.kv_watermark * kv.total_blocks)
+        self.full_sequence = spec.admission == "full_sequence"
+        self._reserve = 0 if self.full_sequence else int(spec.kv_watermark * kv.total_blocks)
+        #: full_sequence admission: blocks of the whole sequences of the running requests (held or promised)
+        self.promised_blocks = 0
 
     @property
     def running(self) -> list[Request]:
@@ -233,6 +247,11 @@ class ContinuousPolicy:
                 break
             if not kv.can_hold(req, req.computed_tokens + new, self._reserve):
                 break
+            if self.full_sequence:
+                whole = blocks_for(req.stop_tokens, kv.block_tokens)
+                if self.promised_blocks + whole > kv.total_blocks:
+                    break
+                self.promised_blocks += whole
             self.pop_waiting()
             kv.grow(req, req.computed_tokens + new)
             req.run_seq = seq = self._next_seq
@@ -265,6 +284,7 @@ class ContinuousPolicy:
                 batch.decoders -= 1
             del batch.listed[k], batch.listed_new[k]
         self.kv.release(victim)
+        self._unpromise(victim)
         victim.preemptions += 1
         if self.spec.preemption == "recompute":
             victim.prefill_tokens = max(victim.computed_tokens, victim.prefill_tokens)
@@ -273,7 +293,14 @@ class ContinuousPolicy:
         self._queue(victim).appendleft(victim)
         self.num_waiting += 1
 
+    def _unpromise(self, req: Request) -> None:
+        if self.full_sequence:
+            self.promised_blocks -= blocks_for(req.stop_tokens, self.kv.block_tokens)
+
     def _check(self, batch: Batch) -> None:
+        if self.full_sequence:
+            assert not batch.preempted, "full_sequence admission preempted a request"
+            assert self.kv.used_blocks <= self.promised_blocks <= self.kv.total_blocks, "KV promised beyond capacity"
         assert batch.new_tokens_total <= self.spec.max_batch_tokens, "token budget exceeded"
         assert len(self._running) <= self.spec.max_batch_requests, "too many running requests"
         assert self.cohort.size + len(self._listed) == len(self._running), "running requests lost"
@@ -304,6 +331,7 @@ class ContinuousPolicy:
             del self._running[req.run_seq]
             self._listed.pop(req.run_seq, None)
             self.kv.release(req, req.prefix_ids)
+            self._unpromise(req)
         return first, done
 
     def decode_steps(self, batch: Batch, limit: int) -> int:

@@ -31,6 +31,7 @@ SCHEDULERS = {
     "preemption-recompute": {"type": "continuous", "kv_capacity_tokens": 12_000},
     "preemption-swap": {"type": "chunked_prefill", "kv_capacity_tokens": 12_000, "preemption": "swap"},
     "priority": {"type": "continuous", "priority": True, "max_batch_requests": 8},
+    "full-sequence": {"type": "chunked_prefill", "kv_capacity_tokens": 12_000, "admission": "full_sequence"},
 }
 
 
@@ -51,6 +52,22 @@ def test_fast_mode_equals_step_mode(name: str) -> None:
     assert (fast["status"] == "ok").all()
     if name.startswith("preemption"):
         assert fast["preemptions"].sum() > 0, "the scenario must exercise preemption"
+
+
+def test_fast_mode_equals_step_mode_under_kv_thrash() -> None:
+    """Long prompts, all queued at t=0, a KV cache a few sequences deep: decoders are preempted over and over
+    (a scaled-down TensorRT-LLM 20000/2000 case, where an earlier fast mode lost most of the preemptions)."""
+    s = copy.deepcopy(BASE)
+    s["horizon"] = {"requests": 40}
+    s["workload"] = {"arrival": {"type": "offline"}, "input_tokens": {"type": "fixed", "value": 4000},
+                     "output_tokens": {"type": "fixed", "value": 400}}
+    s["fleet"]["pools"][0].update(replicas=1, scheduler={"type": "chunked_prefill", "max_batch_tokens": 2048,
+                                                         "kv_capacity_tokens": 20_000})
+    fast = run(s).requests
+    step = run({**s, "engine": {"mode": "step"}}).requests
+    pd.testing.assert_frame_equal(fast, step, check_exact=True)
+    assert (fast["status"] == "ok").all()
+    assert fast["preemptions"].sum() > 40, "the scenario must thrash the KV cache"
 
 
 def test_fast_mode_equals_step_mode_with_prefix_caching_on_a_real_trace() -> None:

@@ -22,9 +22,14 @@ SPECS = {
                                        chunk_tokens=256),
     "chunked-prefix": ChunkedPrefillScheduler(type="chunked_prefill", max_batch_tokens=512, prefix_caching=True,
                                               prefix_block_tokens=64),
+    "chunked-full-sequence": ChunkedPrefillScheduler(type="chunked_prefill", max_batch_requests=16,
+                                                     max_batch_tokens=512, admission="full_sequence"),
+    "continuous-full-sequence-priority": ContinuousScheduler(type="continuous", max_batch_requests=16,
+                                                             max_batch_tokens=4096, priority=True,
+                                                             admission="full_sequence"),
     "static": StaticScheduler(type="static", max_batch_requests=8),
 }
-FCFS = {"continuous", "chunked", "static"}
+FCFS = {"continuous", "chunked", "chunked-full-sequence", "static"}
 
 
 def workload(seed: int, n: int = 300) -> list[Request]:
@@ -60,6 +65,8 @@ def test_policy_conformance(name: str, capacity: int) -> None:
         batch = policy.schedule()
         kv.check()
         assert len(policy.running) <= spec.max_batch_requests
+        if getattr(spec, "admission", "") == "full_sequence":
+            assert not batch.preempted, "full_sequence admission never preempts"
         if budget is not None:
             assert sum(batch.new_tokens) <= budget
         for r in batch.admitted:

@@ -114,6 +114,40 @@ def test_swap_preemption_keeps_computed_tokens() -> None:
         pytest.fail("no preemption happened")
 
 
+def test_full_sequence_admission_reserves_whole_sequences_and_never_preempts() -> None:
+    # 20 blocks; each request needs 17 blocks at its end (64 + 200 - 1 tokens): on_demand admits both and
+    # preempts (test above); full_sequence admits the second only when the first has finished.
+    p = continuous(capacity=16 * 20, admission="full_sequence")
+    a, b_ = req(0, 64, 200), req(1, 64, 200)
+    assert p.add(a) is None and p.add(b_) is None
+    batch = p.schedule()
+    assert batch.admitted == [a] and p.promised_blocks == 17
+    p.update(batch)
+    finished = []
+    for _ in range(400):
+        batch = p.schedule()
+        assert not batch.preempted
+        p.kv.check()
+        if b_ in batch.admitted:
+            assert a in finished and p.promised_blocks == 17  # admitted only after ``a`` gave its blocks back
+        finished += p.update(batch)[1]
+        if not p.has_work:
+            break
+    assert finished == [a, b_] and p.promised_blocks == 0 and p.kv.used_blocks == 0
+    assert a.preemptions == b_.preemptions == 0
+
+
+def test_full_sequence_admission_fills_the_cache_with_whole_sequences() -> None:
+    spec = ContinuousScheduler(type="continuous", admission="full_sequence", kv_watermark=0.2)  # (not used)
+    p = ContinuousPolicy(spec, KVCache(16 * 100, block_tokens=16))
+    reqs = [req(i, 100, 60) for i in range(20)]  # 159 tokens = 10 blocks each: exactly 10 fit
+    for r in reqs:
+        assert p.add(r) is None
+    batch = p.schedule()
+    assert batch.admitted == reqs[:10] and p.promised_blocks == 100
+    assert p.kv.used_blocks == 70  # 100 prompt tokens = 7 blocks held now, the rest promised
+
+
 def test_priority_admits_lower_priority_value_first() -> None:
     p = continuous(priority=True, max_batch_requests=1)
     low, high = req(0, 10, 2, priority=1), req(1, 10, 2, priority=0)
