@@ -73,27 +73,36 @@ def blend(a: np.ndarray, b: np.ndarray, exponent: float) -> np.ndarray:
     """p-norm of two non-negative times: max(a, b) <= blend <= 2^(1/p) max(a, b)."""
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
-    return blend_ops(VEC, a, b, exponent, 1.0 / exponent)
+    # one blend through the pair formula (its second, identical result is dropped; off the engine's path)
+    return blend_pair_ops(VEC, a, b, a, b, exponent, 1.0 / exponent)[0]
 
 
-def blend_ops(ops: Any, a: Any, b: Any, exponent: float, inv_exponent: float, positive: bool = False) -> Any:
-    """:func:`blend` for either evaluator of ``hardware_models.arith``; ``inv_exponent`` is ``1.0 / exponent``;
-    ``positive``: the caller guarantees max(a, b) > 0 (no guard needed).
+def blend_pair_ops(ops: Any, a1: Any, b1: Any, a2: Any, b2: Any, exponent: float, inv_exponent: float,
+                   positive1: bool = False, positive2: bool = False) -> tuple[Any, Any]:
+    """``(blend(a1, b1), blend(a2, b2))`` for either evaluator of ``hardware_models.arith``; ``inv_exponent`` is
+    ``1.0 / exponent``; ``positive1``/``positive2``: the caller guarantees max(a, b) > 0 (no guard needed).
+    Each power step of the two blends is one ``ops.power2`` call (one numpy call in the scalar evaluator).
 
     ``m * ((a/m)^p + (b/m)^p)^(1/p)`` with m = max(a, b): the larger ratio is exactly 1 (x/x) and 1^p is
     exactly 1 (C99 pow, numpy's power), so this is ``m * (1 + (min/m)^p)^(1/p)`` bit for bit, one power fewer.
+    Where m = 0 the blend is 0; the formula runs on m = 1 there (``_guard_den``) and is discarded.
     """
-    m = ops.maximum(a, b)
+    m1 = ops.maximum(a1, b1)
+    m2 = ops.maximum(a2, b2)
     if math.isinf(exponent):
-        return m
-    lo = ops.minimum(a, b)
-    if positive:
-        return m * ops.power(1.0 + ops.power(lo / m, exponent), inv_exponent)
-    if ops.scalar:
-        return m * ops.power(1.0 + ops.power(lo / m, exponent), inv_exponent) if m > 0 else 0.0
-    pos = m > 0
-    safe = np.where(pos, m, 1.0)
-    return np.where(pos, safe * ops.power(1.0 + ops.power(lo / safe, exponent), inv_exponent), 0.0)
+        return m1, m2
+    s1 = m1 if positive1 else _guard_den(ops, m1)
+    s2 = m2 if positive2 else _guard_den(ops, m2)
+    x1, x2 = ops.power2(ops.minimum(a1, b1) / s1, ops.minimum(a2, b2) / s2, exponent)
+    y1, y2 = ops.power2(1.0 + x1, 1.0 + x2, inv_exponent)
+    r1 = s1 * y1 if positive1 else ops.where(m1 > 0, s1 * y1, 0.0)
+    r2 = s2 * y2 if positive2 else ops.where(m2 > 0, s2 * y2, 0.0)
+    return r1, r2
+
+
+def _guard_den(ops: Any, m: Any) -> Any:
+    """``m`` where it is positive, else 1.0 (a harmless denominator for a result that is discarded)."""
+    return ops.where(m > 0, m, 1.0)
 
 
 #: runs of at most this many iterations are priced element by element with the scalar evaluator (cheaper
@@ -237,10 +246,11 @@ class RooflineModel(PerformanceModel):
         """
         linear, attention, weights, kv_bytes = self.cost.terms(ops, t, r, kv, pairs, active_only=active_only)
         p, inv_p = self.blend_exponent, self._inv_blend_exponent
-        roof = (blend_ops(ops, linear / self._compute_den, weights / self._memory_den, p, inv_p, positive=active_only)
-                + blend_ops(ops, attention / self._compute_den, kv_bytes / self._memory_den, p, inv_p,
-                            positive=active_only and ops.scalar))
-        return roof, weights
+        linear_s, attention_s = blend_pair_ops(
+            ops, linear / self._compute_den, weights / self._memory_den,
+            attention / self._compute_den, kv_bytes / self._memory_den, p, inv_p,
+            positive1=active_only, positive2=active_only and ops.scalar)
+        return linear_s + attention_s, weights
 
     def _time(self, ops: Any, t: Any, r: Any, kv: Any, pairs: Any) -> Any:
         """Iteration time for new_tokens > 0: the one formula behind both the vector and the scalar method."""

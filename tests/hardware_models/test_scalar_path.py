@@ -175,6 +175,22 @@ def test_scalar_power_is_numpys_power(exponent: float) -> None:
     assert SCALAR.power(1.0, exponent) == 1.0 and np.all(VEC.power(np.ones(100), exponent) == 1.0)
 
 
+@pytest.mark.parametrize("exponent", _catalog_exponents())
+def test_scalar_power2_is_numpys_power(exponent: float) -> None:
+    """``SCALAR.power2`` (two powers in one 2-element ufunc call) gives each element what the vector loop
+    gives it in a long array, and what ``SCALAR.power`` gives it alone."""
+    rng = np.random.default_rng(int(exponent * 1000) + 1)
+    x = np.concatenate([rng.uniform(0.0, 1.0, 4000), np.exp(rng.uniform(-40, 40, 1000)), [0.0, 1.0]])
+    z = x[::-1].copy()
+    for y in (exponent, 1.0 / exponent):
+        vx, vz = VEC.power2(x, z, y)
+        assert np.array_equal(vx, VEC.power(x, y)) and np.array_equal(vz, VEC.power(z, y))
+        for xi, zi, a, b in zip(x.tolist(), z.tolist(), vx.tolist(), vz.tolist()):
+            got = SCALAR.power2(xi, zi, y)
+            assert got == (a, b) == (SCALAR.power(xi, y), SCALAR.power(zi, y))
+            assert type(got[0]) is float and type(got[1]) is float
+
+
 @pytest.mark.parametrize("experts,active", [(8, 2), (128, 8), (64, 6)])
 def test_scalar_power_of_integer_token_counts(experts: int, active: int) -> None:
     miss = 1.0 - active / experts
