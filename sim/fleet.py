@@ -16,11 +16,12 @@ from functools import partial
 
 import numpy as np
 import simpy
+from simpy.core import EmptySchedule
 from simpy.events import Timeout
 
 from sim.cost import PoolPricing
 from sim.records import RecordStore, Status
-from sim.replica import DoneCallback, Replica
+from sim.replica import CallbackTimeout, DoneCallback, Replica
 from sim.request import Request
 from sim.disaggregation import KVLink, LinkSpec
 from sim.routers import Router, RouterSpec, SimpleRouterSpec
@@ -102,6 +103,7 @@ class Simulation:
         if self._closed:
             self._start_closed_loop()
         else:
+            self._on_arrival_callback = self._on_arrival
             self._chunks: Iterator[RequestChunk] = self.source.chunks(max_requests, until_s)
             self._load_chunk()
             self._schedule_arrival()
@@ -145,7 +147,7 @@ class Simulation:
         if self._pos == len(self._times):
             return
         delay = max(self._times[self._pos] - self.env.now, 0.0)
-        Timeout(self.env, delay).callbacks.append(self._on_arrival)  # type: ignore[union-attr]
+        CallbackTimeout(self.env, delay, None, self._on_arrival_callback)
 
     def _on_arrival(self, _event: simpy.Event) -> None:
         now = self.env.now
@@ -222,7 +224,14 @@ class Simulation:
         env = self.env
         step = env.step
         peek = env.peek
-        until = math.inf if self.until_s is None else self.until_s
+        if self.until_s is None:  # no time horizon: only an empty schedule stops the run (no peek per event)
+            try:
+                for _ in range(max_events):
+                    step()
+            except EmptySchedule:
+                return True
+            return peek() == math.inf
+        until = self.until_s
         for _ in range(max_events):
             if peek() >= until:
                 return True

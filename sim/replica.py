@@ -6,12 +6,27 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 
 import simpy
+from simpy.events import NORMAL, Event
 
 from sim.records import Status
 from sim.request import Request
 
 #: called by a replica when a request ends: (request, status, reason)
 DoneCallback = Callable[[Request, Status, str], None]
+
+
+class CallbackTimeout(Event):
+    """A timeout ``delay_s`` from now whose one callback is known when it is made: what ``Timeout(env, delay_s,
+    value)`` followed by ``callbacks.append(callback)`` does, in one step (one is made per iteration)."""
+
+    def __init__(self, env: simpy.Environment, delay_s: float, value: object, callback: Callable[[Event], None]) -> None:
+        if delay_s < 0:
+            raise ValueError(f"negative delay {delay_s}")
+        self.env = env
+        self.callbacks = [callback]
+        self._value = value
+        self._ok = True
+        env.schedule(self, NORMAL, delay_s)
 
 
 class Replica(ABC):

@@ -19,12 +19,11 @@ from itertools import accumulate
 
 import numpy as np
 import simpy
-from simpy.events import Timeout
 
 from hardware_models.interface import BatchWork, PerformanceModel
 from sim.batch import Batch
 from sim.records import Status
-from sim.replica import DoneCallback, Replica
+from sim.replica import CallbackTimeout, DoneCallback, Replica
 from sim.request import Request
 from sim.schedulers import ServingPolicy, StaticPolicy
 from sim.token_stats import TokenGapHistogram
@@ -61,9 +60,12 @@ class DecodeTable:
         durations: list[float] = []
         kv = first_kv_tokens
         last = first_kv_tokens + batch * (steps - 1)
+        blocks = self._blocks
         while kv <= last:
             index, offset = divmod(kv, TABLE_BLOCK)
-            block = self._block(batch, index)
+            block = blocks.get((batch, index))
+            if block is None:
+                block = self._block(batch, index)
             if block is None:  # the table is full: price the rest directly
                 left = (last - kv) // batch + 1
                 work = BatchWork.decode_run_sum(float(kv - batch), batch, left)
@@ -85,11 +87,9 @@ class StepTimer:
         self._decode = DecodeTable(perf)
 
     def step_s(self, batch: Batch) -> float:
-        # the scalar path: bit-identical to iteration_time_s on the same aggregates, without numpy per call
+        # the scalar path: bit-identical to iteration_time_s on the same aggregates (it takes ints as floats)
         seconds = self.perf.iteration_time_scalar_s(
-            float(batch.new_tokens_total), float(batch.size), float(batch.kv_read_tokens),
-            float(batch.attention_pairs),
-        )
+            batch.new_tokens_total, batch.size, batch.kv_read_tokens, batch.attention_pairs)
         if batch.swapped_in_tokens:
             seconds += batch.swapped_in_tokens * self._swap_s_per_token
         return seconds
@@ -120,6 +120,8 @@ class LLMReplica(Replica):
         self._clock = 0.0  # end of the last iteration, accumulated exactly as a step-by-step engine would
         self._busy = False
         self._gen = 0  # generation of the pending wake-up; older wake-ups are stale
+        self._static = isinstance(policy, StaticPolicy)  # static batching: a batching window may open
+        self._wake_callback = self._wake
         self._batch: Batch | None = None
         self._ends: list[float] = []
         self._durations: list[float] = []
@@ -147,7 +149,7 @@ class LLMReplica(Replica):
             self._clock = self.env.now
             self._wake_at(self._clock)  # a zero-delay wake-up: requests arriving at this instant join
         elif self._window_open:
-            if isinstance(self.policy, StaticPolicy) and self.policy.ready:
+            if self._static and self.policy.ready:  # type: ignore[union-attr]
                 self._wake_at(self.env.now)  # a full batch closes the batching window early
         elif len(self._ends) > 1:
             self._cut_run()
@@ -161,8 +163,7 @@ class LLMReplica(Replica):
 
     def _wake_at(self, time_s: float) -> None:
         self._gen += 1
-        event = Timeout(self.env, max(time_s - self.env.now, 0.0), self._gen)
-        event.callbacks.append(self._wake)  # type: ignore[union-attr]
+        CallbackTimeout(self.env, max(time_s - self.env.now, 0.0), self._gen, self._wake_callback)
 
     def _wake(self, event: simpy.Event) -> None:
         if event._value != self._gen:
@@ -177,7 +178,7 @@ class LLMReplica(Replica):
     # ---- iterations ----------------------------------------------------------------------------
     def _start_iteration(self) -> None:
         policy = self.policy
-        if isinstance(policy, StaticPolicy) and not policy.running and policy.num_waiting:
+        if self._static and not policy.running and policy.num_waiting:
             oldest = next(iter(policy.waiting_requests())).arrival_s
             deadline = oldest + policy.spec.window_s
             if not policy.ready and self._clock < deadline:
@@ -193,18 +194,24 @@ class LLMReplica(Replica):
                 return
             self._busy = False
             return
+        clock = self._clock
         for req in batch.admitted:
             if math.isnan(req.start_s):
-                req.start_s = self._clock
-        if self.fast and batch.decode_only:
-            steps = policy.decode_steps(batch, MAX_RUN_STEPS)
+                req.start_s = clock
+        if batch.decode_only:  # a run of decode iterations in the fast mode, one at a time otherwise
+            steps = policy.decode_steps(batch, MAX_RUN_STEPS) if self.fast else 1
             durations = self.timer.decode_run_s(batch, steps)
         else:
-            durations = self.timer.decode_run_s(batch, 1) if batch.decode_only else [self.timer.step_s(batch)]
+            durations = [self.timer.step_s(batch)]
         self._batch = batch
         self._durations = durations
-        self._ends = list(accumulate(durations, initial=self._clock))[1:]
-        self._wake_at(self._ends[-1])
+        if len(durations) == 1:
+            ends = [clock + durations[0]]
+        else:
+            ends = list(accumulate(durations, initial=clock))
+            del ends[0]
+        self._ends = ends
+        self._wake_at(ends[-1])
 
     def _finish_iterations(self) -> None:
         batch = self._batch
@@ -216,8 +223,11 @@ class LLMReplica(Replica):
         self._ends = []
         self._clock = end_s
         if batch.decoders:  # the gaps of iterations that end from the warm-up's end on
+            durations = self._durations
             first_counted = bisect_left(ends, self.stats_from_s) if self.stats_from_s > 0 else 0
-            self.token_gaps.add(self._durations[first_counted:steps], batch.decoders)
+            if first_counted or steps < len(durations):  # a cut run, or iterations before the warm-up's end
+                durations = durations[first_counted:steps]
+            self.token_gaps.add(durations, batch.decoders)
         first, done = self.policy.update(batch, steps)
         for req in first:
             if math.isnan(req.first_token_s):
