@@ -99,9 +99,13 @@ class DecodeCohort:
         """KV blocks that ``steps`` steps from now need beyond the first step's (reserved by ``reserve``)."""
         bt = self.block_tokens
         cycles, rest = divmod(steps - 1, bt)
+        # step j (1..rest) takes a block for the members with residue -(tick + j) mod bt: the ``rest`` residues
+        # counting down from -(tick + 1) mod bt, a run of the residue list that may wrap around its start
+        top = -(self.tick + 1) % bt
+        low = top - rest + 1
         by_residue = self._by_residue
-        tick = self.tick
-        return cycles * self.size + sum(by_residue[-(tick + j) % bt] for j in range(1, rest + 1))
+        growers = sum(by_residue[low:top + 1]) if low >= 0 else sum(by_residue[:top + 1]) + sum(by_residue[low:])
+        return cycles * self.size + growers
 
     def steps_to_stop(self) -> int:
         """Steps until the first member reaches its stop (at least 1 for a non-empty cohort)."""
@@ -112,11 +116,10 @@ class DecodeCohort:
         members that reached their stop (they leave the cohort with their counters written back)."""
         assert self.reserved == self.tick + 1, "advance a reserved step"
         extra = self.extra_blocks(steps) if steps > 1 else 0
-        self.tick += steps
-        self.reserved = self.tick
+        self.tick = self.reserved = tick = self.tick + steps
         done: list[Request] = []
         stops = self._stops
-        while stops and stops[0][0] <= self.tick:
+        while stops and stops[0][0] <= tick:
             req = heappop(stops)[2]
             self._release(req)
             done.append(req)
