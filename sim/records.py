@@ -73,31 +73,38 @@ class RecordStore:
         self._reason = array("h")
         self._cached = array("q")
         self._transfer = array("d")
+        # the columns' append methods in row order, bound once (``add`` runs once per request)
+        self._appenders = (self._id.append, self._cls.append, self._pool.append, self._replica.append,
+                           self._arrival.append, self._start.append, self._first.append, self._finish.append,
+                           self._input.append, self._output.append, self._status.append, self._preempt.append,
+                           self._reason.append, self._cached.append, self._transfer.append)
 
     def __len__(self) -> int:
         return len(self._id)
 
     def add(self, req: Request, status: Status, reason: str = "") -> None:
         """Write the final row of ``req``."""
-        self._id.append(req.id)
-        self._cls.append(req.cls)
-        self._pool.append(req.pool)
-        self._replica.append(req.replica)
-        self._arrival.append(req.arrival_s)
-        self._start.append(req.start_s)
-        self._first.append(req.first_token_s)
-        self._finish.append(req.finish_s)
-        self._input.append(req.input_tokens)
-        self._output.append(req.output_tokens)
-        self._status.append(status)
-        self._preempt.append(req.preemptions)
         code = self._reason_index.get(reason)
         if code is None:
             code = self._reason_index[reason] = len(self.reasons)
             self.reasons.append(reason)
-        self._reason.append(code)
-        self._cached.append(req.cached_tokens)
-        self._transfer.append(req.transfer_s)
+        (id_, cls, pool, replica, arrival, start, first, finish, input_, output, status_, preempt, reason_, cached,
+         transfer) = self._appenders
+        id_(req.id)
+        cls(req.cls)
+        pool(req.pool)
+        replica(req.replica)
+        arrival(req.arrival_s)
+        start(req.start_s)
+        first(req.first_token_s)
+        finish(req.finish_s)
+        input_(req.input_tokens)
+        output(req.output_tokens)
+        status_(status)
+        preempt(req.preemptions)
+        reason_(code)
+        cached(req.cached_tokens)
+        transfer(req.transfer_s)
 
     def to_frame(self) -> pd.DataFrame:
         """The records as a DataFrame sorted by request id, with the derived latency columns."""

@@ -36,10 +36,13 @@ class TokenGapHistogram:
             return
         counts = self.counts
         top = len(counts) - 1
+        total_s = self.total_s  # the same additions in the same order, on a local
+        log10, low_s, per_decade = math.log10, LOW_S, BINS_PER_DECADE
         for d in durations:  # one code path for one step or a run: identical bins in both engine modes
-            i = int(math.log10(d / LOW_S) * BINS_PER_DECADE) if d > LOW_S else 0
+            i = int(log10(d / low_s) * per_decade) if d > low_s else 0
             counts[i if i < top else top] += tokens_per_step
-            self.total_s += d * tokens_per_step
+            total_s += d * tokens_per_step
+        self.total_s = total_s
         self.tokens += tokens_per_step * len(durations)
 
     def merge(self, others: Iterable["TokenGapHistogram"]) -> "TokenGapHistogram":
