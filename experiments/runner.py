@@ -59,6 +59,7 @@ def build_simulation(scenario: Scenario) -> Simulation:
         max_requests=h.requests,
         until_s=h.duration_s,
         decode_router=scenario.fleet.decode_router,
+        batcher=scenario.fleet.batcher,
     )
 
 

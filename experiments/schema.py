@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import Discriminator, Field, Tag, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, model_validator
 
 from sim.schedulers import ChunkedPrefillScheduler, ContinuousScheduler, StaticScheduler
+from sim.dispatch import BatcherSpec
 from sim.routers import ClassAffinitySpec, RouterSpec, SimpleRouterSpec
 from sim.service import FcfsScheduler, PriorityScheduler, ServiceHardware
 from workloads.arrivals import ClosedLoop, Offline
@@ -141,6 +142,11 @@ class Fleet(Spec):
         description="picks the decode replica for a KV cache arriving from a prefill pool",
     )
     kv_transfer: KVTransfer = Field(default_factory=KVTransfer)
+    batcher: BatcherSpec | None = Field(
+        default=None,
+        description="a front end that holds arriving requests and sends them in groups, each group to one replica "
+        "(e.g. AMD's MLPerf harness --enable-batcher); null: every request is routed when it arrives",
+    )
 
     @model_validator(mode="after")
     def _unique_pools(self) -> "Fleet":

@@ -20,6 +20,7 @@ from simpy.core import EmptySchedule
 from simpy.events import Timeout
 
 from sim.cost import PoolPricing
+from sim.dispatch import BatcherSpec, DispatchBatcher
 from sim.records import RecordStore, Status
 from sim.replica import CallbackTimeout, DoneCallback, Replica
 from sim.request import Request
@@ -70,6 +71,7 @@ class Simulation:
         max_requests: int | None = None,
         until_s: float | None = None,
         decode_router: RouterSpec | None = None,
+        batcher: BatcherSpec | None = None,
     ) -> None:
         if max_requests is None and until_s is None:
             raise ValueError("a run needs a horizon: max_requests, until_s or both")
@@ -92,6 +94,7 @@ class Simulation:
         if any(p.role == "prefill" for p in pools) and not self._decoders:
             raise ValueError("prefill pools need at least one decode pool")
         self.router = self._build_router(router, self._entry, router_seed)
+        self.batcher = DispatchBatcher(self.env, batcher, self._send_group) if batcher is not None else None
         if self._decoders:
             spec = decode_router if decode_router is not None else SimpleRouterSpec(type="least_outstanding")
             self.decode_router = self._build_router(spec, self._decoders, decode_seed)
@@ -168,7 +171,16 @@ class Simulation:
         req = Request(self.issued, cls, self._priorities[cls], input_tokens, output_tokens, self.env.now, client)
         req.prefix_ids = prefix
         self.issued += 1
-        self._entry[self.router.choose(cls)].submit(req)
+        if self.batcher is not None:
+            self.batcher.add(req)
+        else:
+            self._entry[self.router.choose(cls)].submit(req)
+
+    def _send_group(self, group: list[Request]) -> None:
+        """The front-end batcher's group goes to the replica the router picks for its first request."""
+        replica = self._entry[self.router.choose(group[0].cls)]
+        for req in group:
+            replica.submit(req)
 
     def _handoff(self, link: KVLink, req: Request) -> None:
         self._in_transit[req.id] = req
@@ -249,6 +261,9 @@ class Simulation:
                 self.records.add(req, Status.UNFINISHED, "")
         for req in self._in_transit.values():
             self.records.add(req, Status.UNFINISHED, "KV cache in transit")
+        if self.batcher is not None:
+            for req in self.batcher.held:
+                self.records.add(req, Status.UNFINISHED, "held by the front-end batcher")
         self._in_transit.clear()
         return self.records
 
