@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, NonNegativeFloat, PositiveInt
+from pydantic import Field, NonNegativeFloat, PositiveInt, model_validator
 
 from sim.batch import Batch
 from sim.decode_cohort import DecodeCohort
@@ -52,12 +52,26 @@ class ContinuousScheduler(_KVOptions):
             "scheduler, with max_tokens set to each request's output length as trtllm-bench does)"
         ),
     )
+    prefill_first: bool = Field(
+        default=False,
+        description=(
+            "vLLM's scheduler before V1 (up to 0.5 without chunked prefill): when waiting requests can be admitted, "
+            "an iteration runs only their prefills and the running requests' decodes wait for the next one"
+        ),
+    )
 
 
 class ChunkedPrefillScheduler(ContinuousScheduler):
     type: Literal["chunked_prefill"]  # type: ignore[assignment]
     max_batch_tokens: PositiveInt = 8192
     chunk_tokens: PositiveInt | None = Field(default=None, description="largest prefill chunk of one request")
+
+    @model_validator(mode="after")
+    def _mixes_prefill_and_decode(self) -> "ChunkedPrefillScheduler":
+        if self.prefill_first:
+            raise ValueError("prefill_first: chunked prefill mixes prefill chunks into decode iterations; "
+                             "use type continuous for prefill-only iterations")
+        return self
 
 
 class StaticScheduler(_KVOptions):
@@ -171,11 +185,21 @@ class ContinuousPolicy:
                 if req.computed_tokens >= req.prefill_tokens:
                     del listed[seq]
                     self.cohort.join(req)
-        batch = self._schedule_together()
+        batch = self._schedule_prefills() if self.spec.prefill_first and self.num_waiting else None
+        if batch is None:
+            batch = self._schedule_together()
         if batch is None:
             batch = self._schedule_in_order()
         self._check(batch)
         return batch
+
+    def _schedule_prefills(self) -> Batch | None:
+        """prefill_first: an iteration of admissions only (the decoders wait), or None when none fits."""
+        if self._listed:  # a request is part-way through its prompt: finish it first, in the usual way
+            return None
+        batch = Batch()
+        self._admit(batch, self.spec.max_batch_tokens)
+        return batch if batch.admitted else None
 
     def _schedule_together(self) -> Batch | None:
         """The iteration when every running request gets its whole share (one token per decoder, the next

@@ -32,6 +32,7 @@ SCHEDULERS = {
     "preemption-swap": {"type": "chunked_prefill", "kv_capacity_tokens": 12_000, "preemption": "swap"},
     "priority": {"type": "continuous", "priority": True, "max_batch_requests": 8},
     "full-sequence": {"type": "chunked_prefill", "kv_capacity_tokens": 12_000, "admission": "full_sequence"},
+    "prefill-first": {"type": "continuous", "prefill_first": True, "kv_capacity_tokens": 20_000},
 }
 
 
@@ -106,3 +107,12 @@ def test_fast_mode_equals_step_mode_disaggregated() -> None:
     assert (ok[ok["output_tokens"] == 1]["pool"] == "pre").all()
     # the first token comes out of prefill, before the KV cache leaves for the decode side
     assert (multi["first_token_s"] + multi["transfer_s"] <= multi["finish_s"]).all()
+
+
+def test_fast_mode_equals_step_mode_behind_a_front_end_batcher() -> None:
+    s = scenario({"type": "continuous", "prefill_first": True}, "fast")
+    s["fleet"]["batcher"] = {"window_s": 0.3, "max_requests": 16}
+    fast = run(s).requests
+    step = run({**s, "engine": {"mode": "step"}}).requests
+    pd.testing.assert_frame_equal(fast, step, check_exact=True)
+    assert (fast["status"] == "ok").all()

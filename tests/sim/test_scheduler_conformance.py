@@ -27,9 +27,11 @@ SPECS = {
     "continuous-full-sequence-priority": ContinuousScheduler(type="continuous", max_batch_requests=16,
                                                              max_batch_tokens=4096, priority=True,
                                                              admission="full_sequence"),
+    "continuous-prefill-first": ContinuousScheduler(type="continuous", max_batch_requests=16, max_batch_tokens=4096,
+                                                    prefill_first=True),
     "static": StaticScheduler(type="static", max_batch_requests=8),
 }
-FCFS = {"continuous", "chunked", "chunked-full-sequence", "static"}
+FCFS = {"continuous", "chunked", "chunked-full-sequence", "continuous-prefill-first", "static"}
 
 
 def workload(seed: int, n: int = 300) -> list[Request]:

@@ -148,6 +148,34 @@ def test_full_sequence_admission_fills_the_cache_with_whole_sequences() -> None:
     assert p.kv.used_blocks == 70  # 100 prompt tokens = 7 blocks held now, the rest promised
 
 
+def test_prefill_first_runs_admissions_alone_and_decoders_wait() -> None:
+    p = continuous(prefill_first=True)
+    a, b_ = req(0, 100, 50), req(1, 300, 50)
+    p.add(a)
+    p.update(p.schedule())  # a's prefill
+    p.update(p.schedule())  # a decodes one token
+    assert a.computed_tokens == 101
+    p.add(b_)
+    batch = p.schedule()
+    assert batch.reqs == [b_] and batch.new_tokens == [300] and batch.admitted == [b_]
+    p.update(batch)
+    assert a.computed_tokens == 101  # a's decode waited for b's prefill
+    batch = p.schedule()
+    assert batch.decode_only and batch.reqs == [a, b_]
+    # without prefill_first the prefill joins a's decode in one iteration
+    q = continuous()
+    a, b_ = req(0, 100, 50), req(1, 300, 50)
+    q.add(a)
+    q.update(q.schedule())
+    q.add(b_)
+    assert q.schedule().new_tokens == [1, 300]
+
+
+def test_prefill_first_is_refused_with_chunked_prefill() -> None:
+    with pytest.raises(ValueError, match="prefill_first: chunked prefill mixes"):
+        ChunkedPrefillScheduler(type="chunked_prefill", prefill_first=True)
+
+
 def test_priority_admits_lower_priority_value_first() -> None:
     p = continuous(priority=True, max_batch_requests=1)
     low, high = req(0, 10, 2, priority=1), req(1, 10, 2, priority=0)
