@@ -4,8 +4,8 @@ Some serving front ends collect requests before they reach the engine. AMD's MLP
 (``--enable-batcher``) is one: it sends the queries it holds, as one group to one engine, when ``window_s``
 has passed since its previous send, or at once when it holds ``max_requests``; a query arriving when the
 window has already passed (and nothing is held) leaves at once. The first window starts with the first
-arrival. A group goes to the replica the router picks for its first request, so the whole group's prompts
-reach one engine together. The wait counts in the request's queueing delay and TTFT (its arrival time is
+arrival. A group goes to the replica the router picks (one replica per request class in the group, so a
+class-aware router keeps each class on its pools), so the group's prompts reach one engine together. The wait counts in the request's queueing delay and TTFT (its arrival time is
 when it reached the batcher).
 
 Simplification: the harness checks its clock when a query arrives and when its queue poll times out; here a

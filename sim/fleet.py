@@ -177,10 +177,15 @@ class Simulation:
             self._entry[self.router.choose(cls)].submit(req)
 
     def _send_group(self, group: list[Request]) -> None:
-        """The front-end batcher's group goes to the replica the router picks for its first request."""
-        replica = self._entry[self.router.choose(group[0].cls)]
+        """The front-end batcher's group goes to one replica, the router's pick (one per request class, so
+        class-aware routers keep each class on its pools), requests in arrival order."""
+        by_class: dict[int, list[Request]] = {}
         for req in group:
-            replica.submit(req)
+            by_class.setdefault(req.cls, []).append(req)
+        for cls, members in by_class.items():
+            replica = self._entry[self.router.choose(cls)]
+            for req in members:
+                replica.submit(req)
 
     def _handoff(self, link: KVLink, req: Request) -> None:
         self._in_transit[req.id] = req

@@ -82,3 +82,15 @@ def test_bad_batcher_settings_name_the_field() -> None:
     bad = {**SCENARIO, "fleet": {**SCENARIO["fleet"], "batcher": {"window_s": 0}}}
     with pytest.raises(ScenarioError, match=r"fleet\.batcher\.window_s"):
         load_scenario(bad)
+
+
+def test_a_group_is_split_by_class_for_a_class_aware_router() -> None:
+    s = {**SCENARIO, "workload": {**SCENARIO["workload"], "classes": [{"name": "a", "share": 0.5},
+                                                                    {"name": "b", "share": 0.5}]},
+         "fleet": {"pools": [{"name": "pa", "hardware": "nvidia-h100-sxm", "replicas": 2},
+                             {"name": "pb", "hardware": "nvidia-h100-sxm", "replicas": 2}],
+                   "router": {"type": "class_affinity", "rules": {"a": "pa", "b": "pb"}},
+                   "batcher": {"window_s": 0.25, "max_requests": 8}}}
+    df = run(s).requests
+    assert (df["status"] == "ok").all()
+    assert (df.loc[df["class"] == "a", "pool"] == "pa").all() and (df.loc[df["class"] == "b", "pool"] == "pb").all()
