@@ -73,11 +73,12 @@ def validate_command(case_files: tuple[Path, ...]) -> None:
 
     files = list(case_files) or default_case_files()
     try:
-        cases = [c for f in files for c in load_cases(f)]
+        loaded = [(f.stem, c) for f in files for c in load_cases(f)]
     except ScenarioError as exc:
         raise fail(str(exc).splitlines()) from None
+    suites = [suite for suite, _ in loaded]  # the file each case came from
     rows = []
-    for case, base in cases:
+    for _, (case, base) in loaded:
         try:
             rows.append(evaluate(case, base))
         except (ScenarioError, ValueError, KeyError) as exc:
@@ -87,10 +88,17 @@ def validate_command(case_files: tuple[Path, ...]) -> None:
                   "ok" if r["ok"] else "OUTSIDE"] for r in rows]
     click.echo(table(["case", "metric", "predicted", "published", "error", "tolerance", ""], printable, "<<>>>><"))
     s = error_summary(rows)
-    click.echo(f"\n{s['cases']} cases: median error {100 * s['median_relative_error']:.1f}%, worst "
-               f"{100 * s['worst_relative_error']:.1f}%, {s['outside_tolerance']} outside tolerance")
+    click.echo(f"\n{_errors_line(s)}")
+    if len(set(suites)) > 1:  # each file's own figures, so one suite cannot hide another
+        for suite in dict.fromkeys(suites):
+            click.echo(f"  {suite}: {_errors_line(error_summary([r for r, x in zip(rows, suites) if x == suite]))}")
     if s["outside_tolerance"]:
         raise click.exceptions.Exit(1)
+
+
+def _errors_line(s: dict[str, float]) -> str:
+    return (f"{s['cases']} cases: median error {100 * s['median_relative_error']:.1f}%, worst "
+            f"{100 * s['worst_relative_error']:.1f}%, {s['outside_tolerance']} outside tolerance")
 
 
 class _ProgressBar:
