@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import simpy
-from simpy.events import Timeout
 
+from sim.replica import CallbackTimeout
 from sim.request import Request
 
 
@@ -52,5 +52,4 @@ class KVLink:
         arrive = self._free_at + self.spec.latency_s
         req.transfer_s = arrive - now
         self.bytes_sent += nbytes
-        event = Timeout(self.env, arrive - now, req)
-        event.callbacks.append(lambda ev: self._deliver(ev._value))  # type: ignore[union-attr]
+        CallbackTimeout(self.env, arrive - now, req, lambda ev: self._deliver(ev._value))  # type: ignore[attr-defined]

@@ -45,7 +45,6 @@ class DispatchBatcher:
         self._held: list[Request] = []
         self._stamp_s: float | None = None  # time of the last send (or of the first arrival)
         self._timer_due_s: float | None = None  # when the armed timer fires (None: no timer)
-        self.groups_sent = 0
 
     @property
     def held(self) -> list[Request]:
@@ -70,7 +69,6 @@ class DispatchBatcher:
         """Send one group (at most ``max_requests``); the window restarts now."""
         group, self._held = self._held[: self.max_requests], self._held[self.max_requests:]
         self._stamp_s = now
-        self.groups_sent += 1
         self._send(group)
         if self._held:
             self._arm(now)

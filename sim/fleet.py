@@ -17,7 +17,6 @@ from functools import partial
 import numpy as np
 import simpy
 from simpy.core import EmptySchedule
-from simpy.events import Timeout
 
 from sim.cost import PoolPricing
 from sim.dispatch import BatcherSpec, DispatchBatcher
@@ -226,8 +225,7 @@ class Simulation:
         if think == 0.0:
             self._closed_submit(client)
         else:
-            event = Timeout(self.env, think, client)
-            event.callbacks.append(lambda ev: self._closed_submit(ev._value))  # type: ignore[union-attr]
+            CallbackTimeout(self.env, think, client, lambda ev: self._closed_submit(ev._value))  # type: ignore[attr-defined]
 
     # ---- bookkeeping ---------------------------------------------------------------------------
     def _done(self, req: Request, status: Status, reason: str) -> None:

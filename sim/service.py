@@ -14,10 +14,9 @@ from typing import Literal
 import numpy as np
 import simpy
 from pydantic import NonNegativeInt, PositiveInt
-from simpy.events import Timeout
 
 from sim.records import Status
-from sim.replica import DoneCallback, Replica
+from sim.replica import CallbackTimeout, DoneCallback, Replica
 from sim.request import Request
 from workloads.distributions import Distribution
 from workloads.spec import Spec
@@ -104,8 +103,7 @@ class ServiceReplica(Replica):
         self._busy += 1
         self._in_service[req] = None
         req.start_s = self.env.now
-        event = Timeout(self.env, self._service_time(), req)
-        event.callbacks.append(self._complete)  # type: ignore[union-attr]
+        CallbackTimeout(self.env, self._service_time(), req, self._complete)
 
     def _complete(self, event: simpy.Event) -> None:
         req: Request = event._value  # the request rides on its completion event
