@@ -40,13 +40,21 @@ def _strip_tags(loc: tuple[Any, ...], data: Any) -> list[Any]:
 
 
 def format_path(path: list[Any]) -> str:
+    """``fleet.pools[1].replicas``; a key that is empty, unprintable or holds a separator is quoted
+    (``workload['\\n']``), so a message naming it stays on one line and cannot be misread."""
     out = ""
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
-        else:
+        elif _plain_key(str(part)):
             out += ("." if out else "") + str(part)
+        else:
+            out += f"[{str(part)!r}]"
     return out or "(scenario)"
+
+
+def _plain_key(key: str) -> bool:
+    return bool(key) and key.isprintable() and not any(c in key for c in " .[]'\"")
 
 
 def _model_classes(annotation: Any) -> list[type[BaseModel]]:
