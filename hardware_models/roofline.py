@@ -8,6 +8,10 @@ time):
          + blend(attention_flops / (W * peak * compute_fraction), kv_bytes / (W * bandwidth * memory_bandwidth_fraction))
          + communication(layout) + layers * per_layer_overhead_s + per_step_overhead_s
 
+For a mixture-of-experts model the expert FLOPs in ``linear_flops`` count 1 / expert_gemm_fraction times: the
+grouped expert GEMMs (each expert sees a share of the batch's tokens, plus the token permutation around them) run
+at that fraction of a dense GEMM's rate. It is 1 where no MoE measurement says otherwise (see the family catalog).
+
 where W = tensor * expert (each stage holds 1/pipeline of the layers, so the stages' times add up to the work
 divided by W). The linear operators and attention each have their own roofline and their times add (they
 run one after the other inside every layer). ``blend`` is the roofline's max, softened near the ridge point by a p-norm
@@ -133,6 +137,7 @@ class RooflineModel(PerformanceModel):
         self.per_step_overhead_s = acc.efficiency("per_step_overhead_s")
         self.per_layer_overhead_s = acc.efficiency("per_layer_overhead_s")
         self.blend_exponent = acc.efficiency("roofline_blend_exponent")
+        self.expert_gemm_fraction = acc.efficiency("expert_gemm_fraction") if model.is_moe else 1.0
         self.usable_fraction = acc.parameter("memory_usable_fraction")
         self.kv_bytes_per_token = self.cost.kv_bytes_per_token
         self._check_fit(min_kv_tokens)
@@ -143,6 +148,8 @@ class RooflineModel(PerformanceModel):
         self._memory_den = self.stage_width * self.level_bandwidth_bytes_per_s * self.memory_fraction
         self._inv_blend_exponent = 1.0 / self.blend_exponent
         self._overhead_s = self.model.layers * self.per_layer_overhead_s + self.per_step_overhead_s
+        #: extra FLOPs per new token that price the expert GEMMs at expert_gemm_fraction of the dense rate (0: dense)
+        self._expert_extra_flops_per_token = self.cost.expert_flops_per_token * (1.0 / self.expert_gemm_fraction - 1.0)
         #: communication terms of the layout, each ``term(ops, new_tokens)``, added in this order
         self._comm_terms: tuple[Callable[[Any, Any], Any], ...] = tuple(self._build_comm_terms())
 
@@ -245,6 +252,8 @@ class RooflineModel(PerformanceModel):
         tokens are the same either way.
         """
         linear, attention, weights, kv_bytes = self.cost.terms(ops, t, r, kv, pairs, active_only=active_only)
+        if self._expert_extra_flops_per_token:
+            linear = linear + t * self._expert_extra_flops_per_token
         p, inv_p = self.blend_exponent, self._inv_blend_exponent
         linear_s, attention_s = blend_pair_ops(
             ops, linear / self._compute_den, weights / self._memory_den,

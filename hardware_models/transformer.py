@@ -144,6 +144,12 @@ class TransformerCost:
         return 2.0 * m.layers * m.kv_heads * m.head_dim * KV_BYTES[self.precision]
 
     @property
+    def expert_flops_per_token(self) -> float:
+        """FLOPs of the expert MLPs one new token runs through, all layers (0 for a dense model)."""
+        c = self.counts
+        return 2.0 * self.model.layers * c.active_experts * c.mlp_per_expert if c.experts > 1 else 0.0
+
+    @property
     def total_weight_bytes(self) -> float:
         """Bytes of all weights held by a replica (embedding table included)."""
         return self.counts.total * self.weight_bytes_per_param

@@ -154,3 +154,29 @@ def test_gaudi3_tp8_allreduce_direct_links() -> None:
     ring = 14 * 3e-6 + 1.75 * nbytes / bus
     tree = 6 * 3e-6 + 2 * nbytes / bus
     assert pm.comm_s(w)[0] == pytest.approx(160 * min(ring, tree), rel=1e-9)
+
+
+def test_expert_gemm_fraction_prices_only_the_expert_flops() -> None:
+    """A MoE prefill costs the expert FLOPs over expert_gemm_fraction: hand-worked against the catalog factors."""
+    acc = hm.get_accelerator("nvidia-h100-sxm")
+    f = acc.efficiency("expert_gemm_fraction")
+    assert 0.0 < f < 1.0
+    pm = hm.build_performance_model("nvidia-h100-sxm", "mixtral-8x7b", "fp8", {"tensor": 1})
+    c = param_counts(hm.get_model("mixtral-8x7b"))
+    expert_flops_per_token = 2.0 * 32 * 2 * c.mlp_per_expert  # 32 layers, 2 of 8 experts per token
+    assert pm.cost.expert_flops_per_token == expert_flops_per_token
+    # a long prefill is compute-bound: the extra time is the extra expert FLOPs at the dense FP8 rate
+    t = 8192.0
+    work = BatchWork(np.array([t]), np.array([1.0]), np.array([0.0]), np.array([t * (t + 1) / 2]))
+    rate = acc.peak_flops_per_s("fp8") * acc.compute_fraction("fp8")
+    plain = hm.build_performance_model("nvidia-h100-sxm", "mixtral-8x7b", "fp8", {"tensor": 1})
+    plain._expert_extra_flops_per_token = 0.0  # the same model with expert GEMMs at the dense rate
+    extra_s = pm.iteration_time_s(work)[0] - plain.iteration_time_s(work)[0]
+    assert extra_s == pytest.approx(t * expert_flops_per_token * (1 / f - 1) / rate, rel=0.02)
+    # the lower bound (100% of peak, true FLOPs) is not touched by an efficiency factor
+    assert pm.lower_bound_s(work)[0] == plain.lower_bound_s(work)[0]
+
+
+def test_dense_models_have_no_expert_term() -> None:
+    pm = hm.build_performance_model("nvidia-h100-sxm", "llama-3.1-8b", "fp8", {"tensor": 1})
+    assert pm.cost.expert_flops_per_token == 0.0 and pm._expert_extra_flops_per_token == 0.0
