@@ -66,9 +66,12 @@ def relative_errors(fraction: float) -> dict[tuple[int, int], float]:
     return errors
 
 
+def rms_log(errors: dict[tuple[int, int], float]) -> float:
+    return math.sqrt(sum(math.log1p(e) ** 2 for e in errors.values()) / len(errors))
+
+
 def rms_log_error(fraction: float) -> float:
-    errs = relative_errors(fraction).values()
-    return math.sqrt(sum(math.log1p(e) ** 2 for e in errs) / len(errs))
+    return rms_log(relative_errors(fraction))
 
 
 def fit(lo: float = 0.5, hi: float = 1.0, tol: float = 0.005) -> float:
@@ -94,7 +97,7 @@ def main() -> None:
     for fraction in (1.0, round(best, 2)):
         errs = relative_errors(fraction)
         rows = ", ".join(f"{i}/{o} {e:+.1%}" for (i, o), e in errs.items())
-        print(f"{KEY} = {fraction:.3f}: {rows}; rms log error {rms_log_error(fraction):.4f}")
+        print(f"{KEY} = {fraction:.3f}: {rows}; rms log error {rms_log(errs):.4f}")
     print(f"best fit {best:.3f} (catalog value: the GPU family's {KEY})")
 
 
