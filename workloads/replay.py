@@ -15,7 +15,10 @@ trace's own clock (seconds since its first row):
    (Bernoulli thinning); f > 1 replays each row floor(f) or floor(f)+1 times (the fractional part by a
    Bernoulli draw), the extra copies placed uniformly in the gap to the next row with the row's lengths.
    Both multiply the rate in every time window by f in expectation, so the burst shape is kept at every
-   time scale longer than one inter-arrival gap.
+   time scale longer than one inter-arrival gap. The k-th copies of all rows form one more replica of the
+   trace's user population: their prefix block ids are remapped by one mapping per k, so they share
+   prefixes among themselves exactly as the original rows do, and never with the originals or other copies
+   (a copy of a conversation is another user's conversation, not a cache hit on the first).
 5. ``time_scale`` multiplies every time: 0.5 plays twice as fast (twice the rate), 2 half as fast.
 """
 
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from dataclasses import replace
 from functools import cached_property
 from typing import Literal
 
@@ -170,13 +174,29 @@ class TraceArrival(Spec):
 
 
 def _copies(batch: Batch, factor: float, rng: np.random.Generator) -> Batch:
-    """Each row floor(f) or floor(f)+1 times; extra copies uniform in the gap to the next row."""
+    """Each row floor(f) or floor(f)+1 times; extra copies uniform in the gap to the next row, the k-th
+    copy's prefix block ids remapped by the k-th mapping (:func:`copy_block_ids`)."""
     whole = math.floor(factor)
     counts = np.full(len(batch), whole, dtype=np.int64) + (rng.random(len(batch)) < factor - whole)
     index = np.repeat(np.arange(len(batch)), counts)
     times = batch.time_s
     gaps = np.diff(times, append=times[-1] + (float(np.mean(np.diff(times))) if times.size > 1 else 0.0))
-    first_copy = np.concatenate(([True], index[1:] != index[:-1]))
-    jitter = np.where(first_copy, 0.0, rng.random(index.size) * gaps[index])
+    copy_no = np.arange(index.size) - np.repeat(np.cumsum(counts) - counts, counts)  # 0 for the original
+    jitter = np.where(copy_no == 0, 0.0, rng.random(index.size) * gaps[index])
     out = batch.take(index)
+    if out.prefix_offsets is not None and out.prefix_blocks is not None and out.prefix_blocks.size:
+        per_block = np.repeat(copy_no, np.diff(out.prefix_offsets))
+        out = replace(out, prefix_blocks=copy_block_ids(out.prefix_blocks, per_block))
     return out.with_times(out.time_s + jitter).sorted()
+
+
+def copy_block_ids(blocks: np.ndarray, copy_no: np.ndarray) -> np.ndarray:
+    """Block ids of copy ``copy_no`` (0: unchanged). Copy k > 0 maps id h to splitmix64(h ^ k * golden) >> 1:
+    one fixed mapping per k, distinct ids stay distinct within a copy, and a remapped id lands on an original
+    one (or another copy's) with probability ~ blocks / 2^63 (Steele, Lea & Flood 2014, SplitMix64)."""
+    with np.errstate(over="ignore"):
+        x = blocks.astype(np.uint64) ^ (copy_no.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        x = x ^ (x >> np.uint64(31))
+    return np.where(copy_no == 0, blocks, (x >> np.uint64(1)).astype(np.int64))

@@ -193,3 +193,34 @@ def test_replay_control_validation() -> None:
         TraceArrival(type="trace", path=CONV, window_s=(5, 1))
     with pytest.raises(ValueError, match="extra"):
         TraceArrival.model_validate({"type": "trace", "path": CONV, "speed": 2})
+
+
+def test_rate_scaled_copies_are_another_user_population() -> None:
+    """k-th copies share prefixes among themselves as the originals do, and never with the originals."""
+    from workloads.batch import Batch
+    from workloads.replay import _copies
+
+    # rows 0 and 1 share block 7 (one conversation, two turns); row 2 is unrelated
+    batch = Batch(np.array([0.0, 1.0, 2.0]), np.array([10, 20, 30]), np.array([1, 1, 1]),
+                  np.array([0, 2, 5, 6]), np.array([7, 8, 7, 9, 10, 11], dtype=np.int64))
+    out = _copies(batch, 2.0, np.random.default_rng(3))
+    rows = [tuple(out.prefix_blocks[out.prefix_offsets[i]:out.prefix_offsets[i + 1]].tolist()) for i in range(len(out))]
+    originals = [r for r in rows if r[0] in (7, 11)]
+    copies = [r for r in rows if r[0] not in (7, 11)]
+    assert sorted(originals) == [(7, 8), (7, 9, 10), (11,)]
+    assert len(copies) == 3 and not set().union(*copies) & {7, 8, 9, 10, 11}
+    first_blocks = [r[0] for r in copies if len(r) > 1]
+    assert len(first_blocks) == 2 and first_blocks[0] == first_blocks[1]  # the copies' turns still share
+    assert all(b >= 0 for r in copies for b in r)
+
+
+def test_rate_scaled_mooncake_keeps_its_prefix_structure() -> None:
+    """Scaling by 2 gives two populations with the original's share of repeated blocks each."""
+    def repeat_share(workload: dict) -> float:
+        chunks = list(source(workload, 1).chunks(until_s=1e9))
+        blocks = np.concatenate([c.prefix_blocks[: int(c.prefix_offsets[-1])] for c in chunks])
+        return 1.0 - np.unique(blocks).size / blocks.size
+
+    base = repeat_share({"arrival": {"type": "trace", "path": MOONCAKE}})
+    doubled = repeat_share({"arrival": {"type": "trace", "path": MOONCAKE, "rate_scale": 2.0}})
+    assert doubled == pytest.approx(base, abs=0.01)  # shared copies would push it to ~(1 + base) / 2
