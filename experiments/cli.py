@@ -77,12 +77,18 @@ def validate_command(case_files: tuple[Path, ...]) -> None:
     except ScenarioError as exc:
         raise fail(str(exc).splitlines()) from None
     suites = [suite for suite, _ in loaded]  # the file each case came from
+    from tqdm import tqdm
+
     rows = []
-    for _, (case, base) in loaded:
-        try:
-            rows.append(evaluate(case, base))
-        except (ScenarioError, ValueError, KeyError) as exc:
-            raise fail(f"case {case.id}: {exc}") from None
+    # a bar over the cases on a terminal after 2 s (the serving cases run whole scenarios: minutes in all)
+    with tqdm(total=len(loaded), unit="case", delay=2.0, disable=None, file=sys.stderr, leave=False) as bar:
+        for i, (_, (case, base)) in enumerate(loaded):
+            try:
+                rows.append(evaluate(case, base))
+            except (ScenarioError, ValueError, KeyError) as exc:
+                raise fail(f"case {case.id}: {exc}") from None
+            bar.set_postfix_str(loaded[i + 1][1][0].id if i + 1 < len(loaded) else "", refresh=False)  # running next
+            bar.update(1)
     printable = [[r["id"], r["metric"], f"{r['predicted']:.4g}", f"{r['expected']:.4g}",
                   f"{100 * r['relative_error']:.1f}%", f"{100 * r['tolerance']:.0f}%",
                   "ok" if r["ok"] else "OUTSIDE"] for r in rows]
