@@ -13,6 +13,7 @@ Layout (shipped inside the package):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -50,6 +51,23 @@ class Fitted(_Strict):
 
     value: float
     fitted_to: str = Field(min_length=8)
+
+
+def _check_efficiency(path: Path, factors: dict[str, Fitted]) -> None:
+    """Each factor within its meaning: a ``*_fraction`` of a peak is in (0, 1], a ``*_s`` time is >= 0, the roofline
+    blend exponent is >= 1 (the p-norm of two times is at least their max; inf is the plain max), any other > 0."""
+    for key, f in factors.items():
+        v = f.value
+        if key.endswith("_fraction") or key.startswith("compute_fraction"):
+            ok, rule = 0.0 < v <= 1.0, "must be in (0, 1]"
+        elif key.endswith("_s"):
+            ok, rule = 0.0 <= v < math.inf, "must be >= 0"
+        elif key == "roofline_blend_exponent":
+            ok, rule = v >= 1.0, "must be >= 1"
+        else:
+            ok, rule = 0.0 < v < math.inf, "must be > 0"
+        if not ok:
+            raise CatalogError(f"{path.name}: efficiency.{key}.value: {rule}, got {v}")
 
 
 class Priced(Sourced):
@@ -289,6 +307,7 @@ def _load_families(root: Path) -> dict[str, FamilyFile]:
     out: dict[str, FamilyFile] = {}
     for path in sorted(d.glob("*.yaml")):
         fam = _validate(path, FamilyFile)
+        _check_efficiency(path, fam.efficiency)
         if fam.family in out:
             raise CatalogError(f"{path.name}: duplicate family {fam.family!r}")
         out[fam.family] = fam
@@ -310,6 +329,7 @@ def _load_accelerators(root: Path) -> dict[str, Accelerator]:
     seen: dict[str, str] = {}
     for path in sorted((root / "accelerators").glob("*.yaml")):
         acc = _validate(path, AcceleratorFile)
+        _check_efficiency(path, acc.efficiency)
         if acc.name in seen:
             raise CatalogError(f"{path.name}: duplicate accelerator name {acc.name!r} (also in {seen[acc.name]})")
         if acc.name != path.stem:

@@ -81,6 +81,24 @@ def test_bad_value_and_bad_yaml(tmp_path: Path) -> None:
         load_accelerators(root)
 
 
+@pytest.mark.parametrize(("where", "key", "value", "rule"), [
+    ("families/gpu.yaml", "expert_gemm_fraction", 0.0, r"must be in \(0, 1\], got 0.0"),
+    ("families/gpu.yaml", "compute_fraction_fp8", 1.5, r"must be in \(0, 1\], got 1.5"),
+    ("accelerators/amd-mi300x.yaml", "memory_bandwidth_fraction", -0.1, r"must be in \(0, 1\]"),
+    ("families/gpu.yaml", "per_step_overhead_s", -1e-3, "must be >= 0"),
+    ("families/tpu.yaml", "roofline_blend_exponent", 0.5, "must be >= 1"),
+])
+def test_efficiency_factors_are_range_checked(tmp_path: Path, where: str, key: str, value: float, rule: str) -> None:
+    """A factor outside its meaning (a fraction of a peak above 1, a negative time) is refused with its key."""
+    root = _copy_catalog(tmp_path)
+    path = root / where
+    data = yaml.safe_load(path.read_text())
+    data["efficiency"][key]["value"] = value
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(CatalogError, match=rf"{path.name}: efficiency.{key}.value: {rule}"):
+        load_accelerators(root)
+
+
 def test_bad_model_file(tmp_path: Path) -> None:
     root = _copy_catalog(tmp_path)
     path = root / "models" / "mixtral-8x7b.yaml"
