@@ -113,7 +113,8 @@ def status_counts(df: pd.DataFrame) -> dict[str, int]:
 
 
 def latency_block(df: pd.DataFrame) -> dict[str, Any]:
-    ok = df[df["status"] == "ok"].sort_values("arrival_s", kind="stable")
+    """Latency statistics of the completed rows of ``df``, which must be in arrival order (see :func:`describe`)."""
+    ok = df[df["status"] == "ok"]
     return {col: describe(ok[col].to_numpy(dtype=np.float64)) for col in LATENCY_COLUMNS}
 
 
@@ -241,7 +242,8 @@ def summarize(
     end_s: float,
 ) -> dict[str, Any]:
     """The run summary (DESIGN.md, "Summary"), JSON-ready (NaN becomes null)."""
-    window = in_window(df, warmup_s, end_s)
+    # in arrival order once, so the latency blocks of the window and of its pool and class subsets inherit it
+    window = in_window(df, warmup_s, end_s).sort_values("arrival_s", kind="stable")
     span = end_s - warmup_s
     summary: dict[str, Any] = {
         "window_s": [warmup_s, end_s],
