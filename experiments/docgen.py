@@ -20,7 +20,12 @@ from experiments.schema import Scenario
 HEADER = """# Scenario file reference
 
 Generated from the schema by `python -m experiments.docgen`; do not edit by hand. Every model rejects
-unknown keys. A key marked *required* has no default. Components chosen by `type` list their own keys.
+unknown keys. A key marked *required* has no default; one marked *filled in* gets the default its
+description gives when it is absent. Components chosen by `type` list their own keys.
+
+Token lengths are drawn as real numbers, then rounded to the nearest whole token; a length distribution
+whose lowest possible draw is below 1 token is rejected at load (a continuous law's rare draw below 0.5
+counts as 1 token). Durations (service times, think times) must not be able to draw negative values.
 """
 
 
@@ -67,7 +72,8 @@ def _constraints(field: FieldInfo) -> str:
 
 def _default(field: FieldInfo) -> str:
     if field.is_required():
-        return "*required*"
+        # a field a model validator fills in when it is absent says so: its description starts "default:"
+        return "*filled in*" if (field.description or "").startswith("default:") else "*required*"
     if field.default_factory is not None:
         value = field.default_factory()  # type: ignore[call-arg]
         if isinstance(value, list):

@@ -7,8 +7,7 @@ from typing import Any
 import numpy as np
 
 from experiments.schema import Pool, Scenario
-from hardware_models import (DoesNotFitError, PerformanceModel, build_performance_model, get_accelerator,
-                             list_accelerators, list_models)
+from hardware_models import DoesNotFitError, PerformanceModel, build_performance_model, get_accelerator
 from sim.cost import PoolPricing
 from sim.disaggregation import LinkSpec
 from sim.fleet import PoolPlan
@@ -25,15 +24,10 @@ def pool_precision(pool: Pool, scenario: Scenario) -> str:
 
 
 def performance_model(pool: Pool, scenario: Scenario, index: int) -> PerformanceModel:
-    """The pool's performance model; a bad name or a model that does not fit names the pool's field."""
+    """The pool's performance model; a model that does not fit (or a bad layout) names the pool's field."""
     assert isinstance(pool.hardware, str) and scenario.model is not None
     layout: dict[str, Any] = pool.parallelism.model_dump(exclude_none=True)
-    where = f"fleet.pools[{index}]"
-    if pool.hardware not in list_accelerators():
-        raise ValueError(f"{where}.hardware: unknown accelerator {pool.hardware!r}; "
-                         f"valid: {', '.join(list_accelerators())}")
-    if scenario.model not in list_models():
-        raise ValueError(f"model: unknown model {scenario.model!r}; valid: {', '.join(list_models())}")
+    where = f"fleet.pools[{index}]"  # names, precision and slice were checked at load (schema._catalog_problems)
     try:
         return build_performance_model(pool.hardware, scenario.model, pool_precision(pool, scenario), layout)
     except DoesNotFitError as exc:

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Discriminator, Field, Tag, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, model_validator
 
+from hardware_models import get_accelerator, list_accelerators, list_models
 from sim.schedulers import ChunkedPrefillScheduler, ContinuousScheduler, StaticScheduler
 from sim.dispatch import BatcherSpec
 from sim.routers import ClassAffinitySpec, RouterSpec, SimpleRouterSpec
@@ -200,6 +201,7 @@ class Scenario(Spec):
         if isinstance(arrival, ClosedLoop) and h.requests is None and h.duration_s is None:
             problems.append("horizon: a closed loop needs duration_s or requests")
         problems += _router_problems(self)
+        problems += _catalog_problems(self)
         llm_pools = [p.name for p in self.fleet.pools if not p.is_service]
         if llm_pools:
             if self.model is None:
@@ -211,6 +213,32 @@ class Scenario(Spec):
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+
+def _catalog_problems(scenario: Scenario) -> list[str]:
+    """Catalog names, each hardware pool's precision and torus ``slice`` checked against the catalog at load."""
+    problems = []
+    if scenario.model is not None and scenario.model not in list_models():
+        problems.append(f"model: unknown model {scenario.model!r}; valid: {', '.join(list_models())}")
+    for i, pool in enumerate(scenario.fleet.pools):
+        if pool.is_service:
+            continue
+        where = f"fleet.pools[{i}]"
+        if pool.hardware not in list_accelerators():
+            problems.append(f"{where}.hardware: unknown accelerator {pool.hardware!r}; "
+                            f"valid: {', '.join(list_accelerators())}")
+            continue
+        acc = get_accelerator(pool.hardware)  # type: ignore[arg-type]
+        precision = pool.precision or scenario.precision
+        if precision is not None and precision not in acc.precisions:
+            field, hint = ((f"{where}.precision", "") if pool.precision else
+                           (f"precision (inherited by {where})", f"; set {where}.precision to override"))
+            problems.append(f"{field}: {acc.name} does not support precision {precision!r}; supported: "
+                            f"{', '.join(acc.precisions)}{hint}")
+        if pool.parallelism.slice is not None and acc.family != "tpu":
+            problems.append(f"{where}.parallelism.slice: only TPU replicas are placed on a torus slice; "
+                            f"{acc.name} is a {acc.family} accelerator, got slice {pool.parallelism.slice!r}")
+    return problems
 
 
 def _router_problems(scenario: Scenario) -> list[str]:

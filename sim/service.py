@@ -18,7 +18,7 @@ from pydantic import NonNegativeInt, PositiveInt
 from sim.records import Status
 from sim.replica import CallbackTimeout, DoneCallback, Replica
 from sim.request import Request
-from workloads.distributions import Distribution
+from workloads.distributions import TimeDistribution
 from workloads.spec import Spec
 
 SAMPLE_BATCH = 4096
@@ -28,7 +28,7 @@ class ServiceHardware(Spec):
     """``hardware: {type: service, time_s: <distribution>}``: service times drawn per request."""
 
     type: Literal["service"]
-    time_s: Distribution
+    time_s: TimeDistribution
 
 
 class FcfsScheduler(Spec):

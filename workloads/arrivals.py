@@ -7,12 +7,12 @@ think, so the engine drives it (``sim.sources``); this module only declares its 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field, PositiveFloat, PositiveInt
+from pydantic import Field, PositiveFloat, PositiveInt, field_validator
 
-from workloads.distributions import Distribution
+from workloads.distributions import Fixed, TimeDistribution
 from workloads.spec import Spec
 
 CHUNK = 8192
@@ -83,11 +83,16 @@ class ClosedLoop(Spec):
 
     type: Literal["closed_loop"]
     concurrency: PositiveInt
-    think_time_s: Distribution | float = Field(default=0.0)
+    think_time_s: TimeDistribution = Field(
+        default_factory=lambda: Fixed(type="fixed", value=0.0),
+        description="a distribution, or a number of seconds (read as {type: fixed, value: <number>})")
+
+    @field_validator("think_time_s", mode="before")
+    @classmethod
+    def _number_is_fixed(cls, value: Any) -> Any:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return {"type": "fixed", "value": value}
+        return value
 
     def think_times(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        if isinstance(self.think_time_s, (int, float)):
-            if self.think_time_s < 0:
-                raise ValueError(f"think_time_s must be >= 0, got {self.think_time_s}")
-            return np.full(n, float(self.think_time_s))
-        return np.maximum(self.think_time_s.sample(rng, n), 0.0)
+        return self.think_time_s.sample(rng, n)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field, PositiveFloat, model_validator
 
 from workloads.arrival_types import OpenArrival
-from workloads.distributions import Distribution
+from workloads.distributions import TokenDistribution
 from workloads.lengths import TracePairs
 from workloads.spec import Spec
 
@@ -40,8 +40,8 @@ class RequestClass(Spec):
     priority: int = Field(default=0, ge=0, description="0 is served first")
     slo: SLO | None = None
     arrival: OpenArrival | None = None
-    input_tokens: Distribution | None = None
-    output_tokens: Distribution | None = None
+    input_tokens: TokenDistribution | None = None
+    output_tokens: TokenDistribution | None = None
     lengths: TracePairs | None = None
 
     @model_validator(mode="after")

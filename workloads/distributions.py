@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Literal, Union
 
 import numpy as np
-from pydantic import Field, PositiveFloat, model_validator
+from pydantic import AfterValidator, Field, PositiveFloat, model_validator
 
 from workloads.spec import Spec
 
@@ -37,6 +37,21 @@ class _Bounded(Spec):
     def _draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
         raise NotImplementedError
 
+    def _support_low(self) -> float | None:
+        """The smallest value a draw attains before clipping; None for a continuous law on (0, inf)."""
+        return None
+
+    @property
+    def lowest(self) -> float | None:
+        """The smallest value a clipped draw can take, or None when it is positive without a floor
+        (exponential, lognormal, gamma without ``min``, or an empirical file not read yet)."""
+        low = self._support_low()
+        if self.min is not None and (low is None or self.min > low):
+            low = self.min if low is not None or self.min > 0 else None
+        if low is not None and self.max is not None:
+            low = min(low, self.max)
+        return low
+
     @property
     def mean(self) -> float:
         raise NotImplementedError
@@ -53,6 +68,9 @@ class Fixed(_Bounded):
 
     def _draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return np.full(n, float(self.value))
+
+    def _support_low(self) -> float | None:
+        return float(self.value)
 
     @property
     def mean(self) -> float:
@@ -76,6 +94,9 @@ class Uniform(_Bounded):
 
     def _draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.uniform(self.low, self.high, n)
+
+    def _support_low(self) -> float | None:
+        return self.low
 
     @property
     def mean(self) -> float:
@@ -166,6 +187,9 @@ class Empirical(_Bounded):
         data = self.data()
         return data[rng.integers(0, data.size, n)]
 
+    def _support_low(self) -> float | None:
+        return min(self.values) if self.values is not None else None
+
     @property
     def mean(self) -> float:
         return float(self.data().mean())
@@ -201,6 +225,26 @@ Distribution = Annotated[
     Union[Fixed, Uniform, Exponential, LogNormal, Gamma, Empirical],
     Field(discriminator="type"),
 ]
+
+
+def _check_time(dist: _Bounded) -> _Bounded:
+    low = dist.lowest
+    if low is not None and low < 0:
+        raise ValueError(f"can draw negative times (lowest {low:g}); times must be >= 0: raise it or add min: 0")
+    return dist
+
+
+def _check_tokens(dist: _Bounded) -> _Bounded:
+    low = dist.lowest
+    if low is not None and low < 1:
+        raise ValueError(f"can draw fewer than 1 token (lowest {low:g}); a request has >= 1 token: raise it or add min: 1")
+    return dist
+
+
+#: a distribution of durations in seconds: no negative draws
+TimeDistribution = Annotated[Distribution, AfterValidator(_check_time)]
+#: a distribution of token counts: no draw below 1 token (a continuous law's rare draw below 0.5 rounds up to 1)
+TokenDistribution = Annotated[Distribution, AfterValidator(_check_tokens)]
 
 
 def sample_lengths(dist: _Bounded, rng: np.random.Generator, n: int) -> np.ndarray:

@@ -23,7 +23,7 @@ from workloads.arrival_types import Arrival, OpenArrival, provides_lengths, stre
 from workloads.arrivals import ClosedLoop
 from workloads.batch import Batch
 from workloads.classes import DEFAULT_CLASS, RequestClass
-from workloads.distributions import Distribution, sample_lengths
+from workloads.distributions import TokenDistribution, sample_lengths
 from workloads.errors import SkipLog
 from workloads.lengths import TracePairs
 from workloads.merge import merge_streams
@@ -79,8 +79,8 @@ class RequestChunk:
 
 class Workload(Spec):
     arrival: Arrival | None = None
-    input_tokens: Distribution | None = None
-    output_tokens: Distribution | None = None
+    input_tokens: TokenDistribution | None = None
+    output_tokens: TokenDistribution | None = None
     lengths: TracePairs | None = Field(default=None, description="joint (input, output) pairs from a trace")
     classes: list[RequestClass] = Field(default_factory=lambda: [DEFAULT_CLASS], min_length=1)
 

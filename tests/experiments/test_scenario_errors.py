@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from experiments import ScenarioError, load_scenario
 from experiments.cli import main
+from hardware_models import list_accelerators, list_models
 
 BROKEN = sorted((Path(__file__).parent / "broken").glob("*.yaml"))
 
@@ -63,6 +64,30 @@ def test_every_problem_is_reported_not_just_the_first(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError) as info:
         load_scenario(bad)
     assert len(info.value.problems) == 3, info.value.problems
+
+
+def test_catalog_names_precision_and_slice_are_checked_at_load_all_at_once() -> None:
+    bad = {
+        "horizon": {"requests": 10}, "model": "llama-9", "precision": "fp8",
+        "workload": {"arrival": {"type": "poisson", "rate_per_s": 1},
+                     "input_tokens": {"type": "fixed", "value": 10}, "output_tokens": {"type": "fixed", "value": 10}},
+        "fleet": {"pools": [{"name": "a", "hardware": "nvidia-h99"},
+                            {"name": "b", "hardware": "cerebras-cs3"},
+                            {"name": "c", "hardware": "nvidia-h100-sxm", "parallelism": {"tensor": 8, "slice": "2x4"}},
+                            {"name": "d", "hardware": "cerebras-cs3", "precision": "int4"},
+                            {"name": "e", "hardware": "google-tpu-v5e", "precision": "bf16", "parallelism": {"tensor": 8, "slice": "2x4"}}]},
+    }
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(bad)  # before any performance model is built
+    assert info.value.problems == [
+        "model: unknown model 'llama-9'; valid: " + ", ".join(list_models()),
+        "fleet.pools[0].hardware: unknown accelerator 'nvidia-h99'; valid: " + ", ".join(list_accelerators()),
+        "precision (inherited by fleet.pools[1]): cerebras-cs3 does not support precision 'fp8'; supported: bf16, "
+        "fp16; set fleet.pools[1].precision to override",
+        "fleet.pools[2].parallelism.slice: only TPU replicas are placed on a torus slice; nvidia-h100-sxm is a gpu "
+        "accelerator, got slice '2x4'",
+        "fleet.pools[3].precision: cerebras-cs3 does not support precision 'int4'; supported: bf16, fp16",
+    ]
 
 
 def test_missing_file_and_bad_override(tmp_path: Path) -> None:

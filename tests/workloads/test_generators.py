@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ from pydantic import TypeAdapter
 from scipy import stats
 
 from wl_helpers import arrivals
-from workloads.distributions import Distribution
+from workloads.distributions import Distribution, TimeDistribution, TokenDistribution
 from workloads.processes import Weibull, weibull_cv
 
 Z = 4.0
@@ -166,3 +167,38 @@ def test_distribution_means(spec: dict) -> None:
     assert abs(draws.mean() - dist.mean) <= Z * se + 1e-12
     if dist.cv > 0:
         assert abs(draws.std() / draws.mean() - dist.cv) < 0.05 * dist.cv + 5 * dist.cv / math.sqrt(N)
+
+
+@pytest.mark.parametrize(
+    ("spec", "lowest"),
+    [
+        ({"type": "fixed", "value": 3.5}, 3.5),
+        ({"type": "fixed", "value": 3.5, "max": 2}, 2.0),
+        ({"type": "uniform", "low": -2.0, "high": 10.0}, -2.0),
+        ({"type": "uniform", "low": -2.0, "high": 10.0, "min": 1}, 1.0),
+        ({"type": "exponential", "mean": 4.0}, None),
+        ({"type": "lognormal", "mean": 1024.0, "sigma": 0.8, "min": 48}, 48.0),
+        ({"type": "gamma", "mean": 300.0, "cv": 1.5, "min": -3}, None),
+        ({"type": "empirical", "values": [7.0, 2.0, 10.0]}, 2.0),
+        ({"type": "empirical", "path": "x.csv", "column": "c"}, None),
+    ],
+)
+def test_lowest_is_the_smallest_clipped_draw(spec: dict, lowest: float | None) -> None:
+    dist = TypeAdapter(Distribution).validate_python(spec)
+    assert dist.lowest == lowest
+    if "path" not in spec:  # a file-based empirical law is not read here
+        assert dist.sample(np.random.default_rng(3), 20_000).min() >= (lowest if lowest is not None else 0.0)
+
+
+def test_time_and_token_distributions_reject_impossible_draws() -> None:
+    times, tokens = TypeAdapter(TimeDistribution), TypeAdapter(TokenDistribution)
+    assert times.validate_python({"type": "uniform", "low": 0, "high": 1}).lowest == 0
+    assert tokens.validate_python({"type": "lognormal", "mean": 5, "sigma": 2}).lowest is None
+    for adapter, spec, message in [
+        (times, {"type": "fixed", "value": -1}, "can draw negative times (lowest -1)"),
+        (times, {"type": "empirical", "values": [1, -0.1]}, "can draw negative times (lowest -0.1)"),
+        (tokens, {"type": "uniform", "low": 0, "high": 9}, "can draw fewer than 1 token (lowest 0)"),
+        (tokens, {"type": "lognormal", "mean": 5, "sigma": 2, "min": 0.5}, "can draw fewer than 1 token (lowest 0.5)"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            adapter.validate_python(spec)
