@@ -8,6 +8,7 @@ or ``step`` priced directly by the hardware model (``hardware_models.calibration
 from __future__ import annotations
 
 import math
+import re
 import statistics
 from importlib import resources
 from pathlib import Path
@@ -19,8 +20,10 @@ from pydantic import Field, ValidationError, model_validator
 
 from experiments.errors import ScenarioError, problems_from_validation
 from experiments.loading import load_scenario, read_yaml
+from hardware_models.calibration import METRICS as STEP_METRICS
 from workloads.spec import Spec
 
+_FIELD_FIRST = re.compile(r"^[A-Za-z_][\w-]*[.\[:]")  # a problem line that starts with its field path
 CASES_DIR = Path(str(resources.files("experiments") / "validation"))
 
 
@@ -93,6 +96,8 @@ class Case(Spec):
             raise ValueError("give exactly one of 'scenario' or 'step'")
         if self.scenario is not None and self.metric not in SCENARIO_METRICS:
             raise ValueError(f"metric: must be one of {', '.join(sorted(SCENARIO_METRICS))}, got {self.metric!r}")
+        if self.step is not None and self.metric not in STEP_METRICS:
+            raise ValueError(f"metric: a step case takes one of {', '.join(STEP_METRICS)}, got {self.metric!r}")
         return self
 
 
@@ -105,7 +110,8 @@ def load_cases(path: Path) -> list[tuple[Case, Path]]:
         try:
             cases.append((Case.model_validate(raw), path.parent))
         except ValidationError as exc:
-            problems += [f"[{i}].{line}" for line in problems_from_validation(exc, raw, Case)]
+            problems += [f"[{i}].{line}" if _FIELD_FIRST.match(line) else f"[{i}]: {line}"
+                         for line in problems_from_validation(exc, raw, Case)]
     if problems:
         raise ScenarioError(problems, str(path))
     return cases

@@ -41,3 +41,17 @@ def test_one_file_prints_no_breakdown_and_passes(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["validate", "--cases", str(near)])
     assert result.exit_code == 0, result.output
     assert "1 cases: median error" in result.output and "  near:" not in result.output
+
+
+def test_a_bad_case_file_names_each_case_field_before_anything_runs(tmp_path: Path) -> None:
+    both = {**case("both", 0.009), "scenario": "elsewhere.yaml"}
+    bad_step_metric = {**case("step-metric", 0.009), "metric": "ttft_p99_s"}
+    bad_scenario_metric = {**case("scenario-metric", 0.009), "metric": "tpot_s", "step": None,
+                           "scenario": "elsewhere.yaml"}
+    path = write(tmp_path / "bad.yaml", [case("good", 0.009), both, bad_step_metric, bad_scenario_metric])
+    result = CliRunner().invoke(main, ["validate", "--cases", str(path)])
+    assert result.exit_code == 2, result.output
+    assert f"{path}: [1]: give exactly one of 'scenario' or 'step'" in result.output
+    assert "[2].metric: a step case takes one of tpot_s, step_time_s" in result.output
+    assert "[3].metric: must be one of" in result.output and "got 'tpot_s'" in result.output
+    assert "Traceback" not in result.output
