@@ -35,7 +35,7 @@ def main() -> None:
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a scenario field, e.g. --set fleet.pools[0].replicas=4 (repeatable).")
 @click.option("--seed", type=click.IntRange(min=0), help="Override the scenario's seed.")
-@click.option("--quiet", is_flag=True, help="No progress bar and no table; files only.")
+@click.option("--quiet", is_flag=True, help="Files only: no progress bar, no table, no 'wrote' line (warnings and errors still go to stderr).")
 def run_command(scenario: Path | None, out_dir: Path | None, overrides: tuple[str, ...], seed: int | None,
                 quiet: bool) -> None:
     """Run SCENARIO (a YAML file; the bundled default when omitted) and print its summary."""
@@ -60,7 +60,8 @@ def run_command(scenario: Path | None, out_dir: Path | None, overrides: tuple[st
         click.echo(format_summary(result.summary, result.wall_s))
     for reason, count in (result.summary.get("workload") or {}).get("skipped_rows", {}).items():
         click.echo(f"warning: {count:,} trace row(s) not replayed: {reason}", err=True)
-    click.echo(f"\nwrote {target}/requests.parquet, summary.json, scenario.resolved.yaml")
+    if not quiet:
+        click.echo(f"\nwrote {target}/requests.parquet, summary.json, scenario.resolved.yaml")
 
 
 @main.command("validate")

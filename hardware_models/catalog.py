@@ -3,7 +3,7 @@
 Every number in a catalog YAML is a mapping ``{value: ..., source: "..."}`` (a published figure), optionally
 with ``assumption: "..."`` when no figure was published and the value is reasoned (the reasoning is stated),
 or ``{value: ..., fitted_to: "..."}`` for efficiency factors fitted to named measurements of
-``reference/published.md``. Files are validated on load; an error names the file and the field path.
+``docs/reference/published.md``. Files are validated on load; an error names the file and the field path.
 
 Layout (shipped inside the package):
     catalog/accelerators/<name>.yaml   one per SKU

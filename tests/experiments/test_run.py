@@ -109,6 +109,9 @@ def test_cli_writes_three_files(tmp_path: Path) -> None:
     assert load_scenario(tmp_path / "out" / "scenario.resolved.yaml").seed == 5
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "requests.parquet", "scenario.resolved.yaml", "summary.json"]
+    quiet = CliRunner().invoke(main, ["run", str(path), "--out", str(tmp_path / "quiet"), "--quiet"])
+    assert quiet.exit_code == 0 and quiet.output == "", quiet.output
+    assert (tmp_path / "quiet" / "summary.json").exists()
 
 
 def test_cli_runs_the_bundled_default_scenario(tmp_path: Path) -> None:
