@@ -26,6 +26,10 @@ description gives when it is absent. Components chosen by `type` list their own 
 Token lengths are drawn as real numbers, then rounded to the nearest whole token; a length distribution
 whose lowest possible draw is below 1 token is rejected at load (a continuous law's rare draw below 0.5
 counts as 1 token). Durations (service times, think times) must not be able to draw negative values.
+
+Numbers must be finite (no `.inf` or `.nan`) and are not coerced from other types: `true` is not 1 and
+`"3"` is not 3. Exponent notation (`1e-3`, `5e6`) reads as a number, as in YAML 1.2. A key given twice in
+one mapping is an error, and so is a file whose aliases expand to more than a million values.
 """
 
 
@@ -59,7 +63,8 @@ def _type_name(annotation: Any) -> str:
 
 def _rules(meta: Any) -> list[str]:
     rules = []
-    for name, symbol in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="), ("min_length", "min length")):
+    for name, symbol in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="), ("min_length", "min length"),
+                         ("max_length", "max length"), ("pattern", "pattern")):
         value = getattr(meta, name, None)
         if value is not None:
             rules.append(f"{symbol} {value}")

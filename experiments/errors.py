@@ -112,6 +112,8 @@ _TYPE_RULES = {
     "string_type": "must be a string",
     **dict.fromkeys(("model_type", "dict_type", "model_attributes_type"), "must be a mapping"),
     "list_type": "must be a list",
+    "finite_number": "must be a finite number",
+    "tuple_type": "must be a list",
 }
 
 
@@ -142,6 +144,10 @@ def _rule(error: dict[str, Any]) -> str:
         return f"{_TYPE_RULES[kind]}{got}"
     if kind == "too_short":
         return f"must have at least {ctx.get('min_length')} item(s){got}"
+    if kind == "string_pattern_mismatch":
+        return f"must match the pattern {ctx.get('pattern')}{got}"
+    if kind == "string_too_long":
+        return f"must have at most {ctx.get('max_length')} characters{got}"
     if kind == "string_too_short":
         return f"must not be empty{got}"
     if kind == "value_error":

@@ -28,6 +28,57 @@ def bundled_data_dir() -> Path:
     return Path(str(resources.files("workloads") / "data"))
 
 
+#: a document whose aliases expand to more nodes than this is refused (a "billion laughs" file)
+MAX_EXPANDED_NODES = 1_000_000
+#: YAML 1.2 floats: PyYAML (YAML 1.1) reads ``1e-3`` or ``5e6`` as strings
+_FLOAT_12 = re.compile(r"^[-+]?(?:\d[\d_]*)?(?:\.\d*)?[eE][-+]?\d+$")
+
+
+class ScenarioLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that reads ``1e-3`` as a number and refuses a key given twice in one mapping."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            if isinstance(key, str) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice in one mapping (first on line {seen[key]})",
+                    key_node.start_mark)
+            if isinstance(key, str):
+                seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+ScenarioLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_12, list("-+0123456789."))
+
+
+def parse_yaml(text: str) -> Any:
+    """One YAML document with the scenario loader; refuses alias bombs and absurd nesting."""
+    data = yaml.load(text, Loader=ScenarioLoader)  # noqa: S506 - a SafeLoader subclass
+    _check_size(data)
+    return data
+
+
+def _check_size(data: Any) -> None:
+    sizes: dict[int, int] = {}
+
+    def size(node: Any, depth: int) -> int:
+        if depth > 100:
+            raise ScenarioError(["invalid YAML: nested more than 100 levels deep"])
+        if not isinstance(node, (dict, list)):
+            return 1
+        if id(node) not in sizes:  # an alias repeats an object: count what it expands to, once
+            children = node.values() if isinstance(node, dict) else node
+            sizes[id(node)] = 1 + sum(size(child, depth + 1) for child in children)
+        return sizes[id(node)]
+
+    total = size(data, 0)
+    if total > MAX_EXPANDED_NODES:
+        raise ScenarioError([f"invalid YAML: its aliases expand to {total:,} values (the limit is "
+                             f"{MAX_EXPANDED_NODES:,})"])
+
+
 def read_yaml(path: Path) -> Any:
     """The YAML document at ``path``; a syntax error is reported with its line and column."""
     if not path.exists():
@@ -35,13 +86,17 @@ def read_yaml(path: Path) -> Any:
     if path.is_dir():
         raise ScenarioError([f"{path}: is a directory, expected a scenario YAML file"])
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return parse_yaml(path.read_text(encoding="utf-8"))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise ScenarioError([f"{where}invalid YAML: {exc.problem}"], str(path)) from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ScenarioError([f"invalid YAML: {exc}"], str(path)) from None
+    except RecursionError:
+        raise ScenarioError(["invalid YAML: nested too deep"], str(path)) from None
+    except ScenarioError as exc:
+        raise ScenarioError(exc.problems, str(path)) from None
 
 
 def parse_override(text: str) -> tuple[list[str | int], Any]:
@@ -63,8 +118,8 @@ def parse_override(text: str) -> tuple[list[str | int], Any]:
         else:
             raise ScenarioError([f"--set {text!r}: empty part in the key"])
     try:
-        value = yaml.safe_load(raw)
-    except yaml.YAMLError:
+        value = parse_yaml(raw)
+    except (yaml.YAMLError, RecursionError):
         value = raw
     return path, value
 

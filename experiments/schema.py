@@ -178,7 +178,9 @@ class Engine(Spec):
 class Scenario(Spec):
     """A whole what-if: the fleet, the model, the workload, the horizon and the prices (DESIGN.md)."""
 
-    name: str = "scenario"
+    name: str = Field(default="scenario", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=128,
+                      description="also the default output folder, runs/<name>: a letter or digit, then letters, "
+                      "digits, '.', '_', '-'")
     seed: NonNegativeInt = 0
     horizon: Horizon
     warmup_s: NonNegativeFloat = 0.0
@@ -242,18 +244,23 @@ def _catalog_problems(scenario: Scenario) -> list[str]:
 
 
 def _router_problems(scenario: Scenario) -> list[str]:
-    router = scenario.fleet.router
-    if not isinstance(router, ClassAffinitySpec):
-        return []
-    classes = scenario.workload.class_names
-    pools = [p.name for p in scenario.fleet.pools]
+    """Class-affinity rules name known classes, and pools of the right kind: arrivals go to the prefill and
+    mixed pools, KV caches from a prefill pool go to the decode pools."""
+    pools = scenario.fleet.pools
+    decode = [p.name for p in pools if p.role == "decode"]
+    arriving = [p.name for p in pools if p.role != "decode"]
     problems = []
-    decode = [p.name for p in scenario.fleet.pools if p.role == "decode"]
-    for cls, pool in router.rules.items():
-        if cls not in classes:
-            problems.append(f"fleet.router.rules.{cls}: unknown class {cls!r}; classes are {classes}")
-        if pool not in pools:
-            problems.append(f"fleet.router.rules.{cls}: unknown pool {pool!r}; pools are {pools}")
-        elif pool in decode:
-            problems.append(f"fleet.router.rules.{cls}: {pool!r} is a decode pool; arrivals go to the others")
+    for key, router, allowed, kind in (("router", scenario.fleet.router, arriving, "a decode pool"),
+                                       ("decode_router", scenario.fleet.decode_router, decode, "not a decode pool")):
+        if not isinstance(router, ClassAffinitySpec):
+            continue
+        classes = scenario.workload.class_names
+        for cls, pool in router.rules.items():
+            where = f"fleet.{key}.rules.{cls}"
+            if cls not in classes:
+                problems.append(f"{where}: unknown class {cls!r}; classes are {classes}")
+            if pool not in [p.name for p in pools]:
+                problems.append(f"{where}: unknown pool {pool!r}; pools are {[p.name for p in pools]}")
+            elif pool not in allowed:
+                problems.append(f"{where}: {pool!r} is {kind}; this router may send to {allowed}")
     return problems

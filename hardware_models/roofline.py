@@ -73,6 +73,20 @@ class Layout:
         return Layout(vals["tensor"], vals["pipeline"], vals["expert"], sl, bool(p.get("weight_streaming", False)))
 
 
+def check_layout_fits_model(layout: Layout, model: ModelArch) -> None:
+    """The splits every family shares: tensor parallelism splits the attention heads and expert parallelism
+    the experts of a mixture-of-experts model (raise ValueError). Pipeline depth is the family's business (a
+    Groq replica spreads one layer over several chips)."""
+    if model.heads % layout.tensor:
+        raise ValueError(f"parallelism.tensor: {layout.tensor} does not divide {model.name}'s {model.heads} "
+                         "attention heads")
+    if layout.expert > 1 and not model.is_moe:
+        raise ValueError(f"parallelism.expert: {model.name} is a dense model; expert parallelism needs a "
+                         "mixture-of-experts model")
+    if layout.expert > 1 and model.experts % layout.expert:
+        raise ValueError(f"parallelism.expert: {layout.expert} does not divide {model.name}'s {model.experts} experts")
+
+
 def blend(a: np.ndarray, b: np.ndarray, exponent: float) -> np.ndarray:
     """p-norm of two non-negative times: max(a, b) <= blend <= 2^(1/p) max(a, b)."""
     a = np.asarray(a, dtype=np.float64)
@@ -129,6 +143,7 @@ class RooflineModel(PerformanceModel):
         self.layout = layout
         self.cost = TransformerCost(model, precision)
         self.peak_flops_per_s = acc.peak_flops_per_s(precision)  # ValueError when unsupported
+        check_layout_fits_model(layout, model)
         self.validate_layout()
         self.devices = layout.devices
         self.compute_fraction = acc.compute_fraction(precision)

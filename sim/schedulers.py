@@ -35,6 +35,13 @@ class _KVOptions(Spec):
     prefix_caching: bool = False
     prefix_block_tokens: PositiveInt = 512
 
+    @model_validator(mode="after")
+    def _capacity_holds_a_block(self) -> "_KVOptions":
+        if self.kv_capacity_tokens is not None and self.kv_capacity_tokens < self.block_tokens:
+            raise ValueError(f"kv_capacity_tokens: {self.kv_capacity_tokens} is less than one block of "
+                             f"block_tokens {self.block_tokens}")
+        return self
+
 
 class ContinuousScheduler(_KVOptions):
     type: Literal["continuous"]

@@ -18,7 +18,7 @@ from pydantic import NonNegativeInt, PositiveInt
 from sim.records import Status
 from sim.replica import CallbackTimeout, DoneCallback, Replica
 from sim.request import Request
-from workloads.distributions import TimeDistribution
+from workloads.distributions import TimeDistribution, sample_times
 from workloads.spec import Spec
 
 SAMPLE_BATCH = 4096
@@ -77,7 +77,7 @@ class ServiceReplica(Replica):
 
     def _service_time(self) -> float:
         if self._next == len(self._samples):
-            self._samples = np.maximum(self._dist.sample(self._rng, SAMPLE_BATCH), 0.0).tolist()
+            self._samples = sample_times(self._dist, self._rng, SAMPLE_BATCH).tolist()
             self._next = 0
         value = self._samples[self._next]
         self._next += 1

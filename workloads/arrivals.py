@@ -12,7 +12,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, PositiveFloat, PositiveInt, field_validator
 
-from workloads.distributions import Fixed, TimeDistribution
+from workloads.distributions import Fixed, TimeDistribution, sample_times
 from workloads.spec import Spec
 
 CHUNK = 8192
@@ -46,7 +46,7 @@ class GammaArrivals(_Renewal):
 
     type: Literal["gamma"]
     rate_per_s: PositiveFloat
-    cv: PositiveFloat
+    cv: float = Field(ge=1e-6, description="coefficient of variation of the gaps (periodic: constant gaps)")
 
     def gaps(self, rng: np.random.Generator, n: int) -> np.ndarray:
         shape = 1.0 / self.cv**2
@@ -95,4 +95,4 @@ class ClosedLoop(Spec):
         return value
 
     def think_times(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        return self.think_time_s.sample(rng, n)
+        return sample_times(self.think_time_s, rng, n)

@@ -48,8 +48,8 @@ class _Bounded(Spec):
         low = self._support_low()
         if self.min is not None and (low is None or self.min > low):
             low = self.min if low is not None or self.min > 0 else None
-        if low is not None and self.max is not None:
-            low = min(low, self.max)
+        if self.max is not None and (self.max < low if low is not None else self.max <= 0):
+            low = self.max  # every draw is clipped to max
         return low
 
     @property
@@ -146,7 +146,7 @@ class LogNormal(_Bounded):
 class Gamma(_Bounded):
     type: Literal["gamma"]
     mean_: PositiveFloat = Field(alias="mean")
-    cv_: PositiveFloat = Field(alias="cv")
+    cv_: float = Field(alias="cv", ge=1e-6, description="coefficient of variation (fixed: a constant)")
 
     def _draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
         shape = 1.0 / self.cv_**2
@@ -227,6 +227,10 @@ Distribution = Annotated[
 ]
 
 
+#: the largest token count a length draw may take (a larger one is an input error, not a number to wrap)
+MAX_TOKENS = 2**31 - 1
+
+
 def _check_time(dist: _Bounded) -> _Bounded:
     low = dist.lowest
     if low is not None and low < 0:
@@ -236,6 +240,10 @@ def _check_time(dist: _Bounded) -> _Bounded:
 
 def _check_tokens(dist: _Bounded) -> _Bounded:
     low = dist.lowest
+    high = {"fixed": lambda d: d.value, "uniform": lambda d: d.high}.get(dist.type, lambda d: None)(dist)
+    high = min(high, dist.max) if high is not None and dist.max is not None else high
+    if high is not None and high > MAX_TOKENS:
+        raise ValueError(f"can draw {high:g} tokens; token counts must be <= {MAX_TOKENS:,}: lower it or add max")
     if low is not None and low < 1:
         raise ValueError(f"can draw fewer than 1 token (lowest {low:g}); a request has >= 1 token: raise it or add min: 1")
     return dist
@@ -248,5 +256,23 @@ TokenDistribution = Annotated[Distribution, AfterValidator(_check_tokens)]
 
 
 def sample_lengths(dist: _Bounded, rng: np.random.Generator, n: int) -> np.ndarray:
-    """Token counts: draws rounded to the nearest integer, at least 1 token (a request is never empty)."""
-    return np.maximum(np.rint(dist.sample(rng, n)), 1).astype(np.int64)
+    """Token counts: draws rounded to the nearest integer; a continuous law's rare draw below 0.5 counts as
+    1 token (a request is never empty). A draw the load-time checks could not see (an empirical file's value
+    below 1, anything above ``MAX_TOKENS``) is an error naming the distribution."""
+    draws = np.rint(dist.sample(rng, n))
+    if draws.size and (draws.max() > MAX_TOKENS or (isinstance(dist, Empirical) and draws.min() < 1)):
+        bad = draws.max() if draws.max() > MAX_TOKENS else draws.min()
+        where = f"{dist.path}: column {dist.column!r}: " if isinstance(dist, Empirical) and dist.path else ""
+        raise ValueError(f"{where}the {dist.type} token-count distribution drew {bad:g}; token counts must be "
+                         f"in [1, {MAX_TOKENS:,}]")
+    return np.maximum(draws, 1).astype(np.int64)
+
+
+def sample_times(dist: _Bounded, rng: np.random.Generator, n: int) -> np.ndarray:
+    """Durations in seconds; a negative draw (only an empirical file can hold one: the load-time check sees
+    every other law) is an error naming the file, not a value to clamp."""
+    draws = dist.sample(rng, n)
+    if draws.size and draws.min() < 0:
+        where = f"{dist.path}: column {dist.column!r}: " if isinstance(dist, Empirical) and dist.path else ""
+        raise ValueError(f"{where}the {dist.type} time distribution drew {draws.min():g} s; times must be >= 0")
+    return draws

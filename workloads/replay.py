@@ -48,11 +48,15 @@ class TraceArrival(Spec):
     path: str = Field(min_length=1)
     format: TraceFormat = "auto"
     columns: Columns | None = None
-    time_unit: TimeUnit = Field(default="s", description="unit of the time column of csv/parquet traces")
+    time_unit: TimeUnit = Field(
+        default="s",
+        description="unit of the time column of csv/parquet traces (a Parquet timestamp or date column is read "
+        "as date-times, a duration column as seconds)",
+    )
     time_scale: PositiveFloat = Field(default=1.0, description="multiplies every time: < 1 plays faster")
     rate_scale: PositiveFloat | None = Field(default=None, description="multiplies the request rate")
     target_rate_per_s: PositiveFloat | None = Field(default=None, description="mean rate after scaling")
-    window_s: tuple[float, float] | None = Field(default=None, description="[start, end) in trace seconds")
+    window_s: tuple[float, float] | None = Field(default=None, strict=False, description="[start, end) in trace seconds")
     loop: bool = False
     spread_ticks_s: float = Field(default=0.0, ge=0, description="spread rows uniformly within ticks this wide")
     on_error: OnError = "strict"

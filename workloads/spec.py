@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict
 class Spec(BaseModel):
     """A plain-data parameter object (scikit-learn style): validated at construction, no side effects."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
 
 
 def require_unique(names: list[str], what: str) -> None:

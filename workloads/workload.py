@@ -108,7 +108,22 @@ class Workload(Spec):
         if abs(total - 1.0) > SHARE_TOLERANCE:
             listed = ", ".join(f"{c.name}={s}" for c, s in zip(shared, shares))
             raise ValueError(f"class shares must sum to 1, got {total:g} ({listed})")
+        self._check_unused_lengths()
         return self
+
+    def _check_unused_lengths(self) -> None:
+        """Length distributions that no request would use (every row of its trace carries lengths) are refused,
+        not silently ignored."""
+        carried = [provides_lengths(c.arrival if c.arrival is not None else self.arrival) for c in self.classes]
+        given = [k for k in ("input_tokens", "output_tokens", "lengths") if getattr(self, k) is not None]
+        if given and all(carried):
+            raise ValueError(f"{given[0]} is unused: the trace's rows carry their own lengths (a row's lengths win); "
+                             "remove it")
+        for i, (cls, trace_lengths) in enumerate(zip(self.classes, carried)):
+            own = [k for k in ("input_tokens", "output_tokens", "lengths") if getattr(cls, k) is not None]
+            if own and trace_lengths:
+                raise ValueError(f"classes[{i}].{own[0]} is unused: class {cls.name!r} is fed by a trace whose rows "
+                                 "carry their own lengths; remove it")
 
     @property
     def shared_classes(self) -> list[RequestClass]:

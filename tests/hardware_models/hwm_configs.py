@@ -74,6 +74,8 @@ def layout_configs(max_per_sku: int | None = None) -> list[tuple[str, str, str, 
             step = len(found) / max_per_sku
             found = [found[int(i * step)] for i in range(max_per_sku)]
         out += found
+    # a rare kind the thinning above may skip: expert parallelism beyond the NVLink domain (128 experts / 16)
+    out.append(("nvidia-h100-sxm", "qwen3-30b-a3b", "fp8", {"expert": 16}))
     return out
 
 

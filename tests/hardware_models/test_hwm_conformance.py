@@ -106,6 +106,18 @@ def test_fits_exactly_at_minimum() -> None:
     assert pm.devices == 16
 
 
+@pytest.mark.parametrize(("hardware", "model", "layout", "message"), [
+    ("nvidia-h100-sxm", "llama-3.1-70b", {"tensor": 3}, "parallelism.tensor: 3 does not divide llama-3.1-70b's 64"),
+    ("google-tpu-v5e", "llama-3.1-8b", {"tensor": 64}, "parallelism.tensor: 64 does not divide llama-3.1-8b's 32"),
+    ("nvidia-h100-sxm", "llama-3.1-8b", {"expert": 2}, "parallelism.expert: llama-3.1-8b is a dense model"),
+    ("nvidia-h100-sxm", "mixtral-8x7b", {"expert": 16}, "parallelism.expert: 16 does not divide mixtral-8x7b's 8"),
+])
+def test_a_layout_that_cannot_split_the_model_is_refused(hardware: str, model: str, layout: dict,
+                                                         message: str) -> None:
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        hm.build_performance_model(hardware, model, "bf16", layout)
+
+
 def test_unsupported_precision_is_value_error() -> None:
     with pytest.raises(ValueError, match="does not support precision 'fp8'"):
         hm.build_performance_model("nvidia-a100-80gb", "llama-2-7b", "fp8", {})

@@ -202,3 +202,19 @@ def test_time_and_token_distributions_reject_impossible_draws() -> None:
     ]:
         with pytest.raises(ValueError, match=re.escape(message)):
             adapter.validate_python(spec)
+
+
+def test_a_file_value_the_load_checks_cannot_see_is_an_error_not_a_clamp(tmp_path) -> None:  # noqa: ANN001
+    from workloads.distributions import sample_lengths, sample_times
+
+    (tmp_path / "v.csv").write_text("t\n-5\n2\n")
+    dist = TypeAdapter(Distribution).validate_python({"type": "empirical", "path": str(tmp_path / "v.csv"),
+                                                      "column": "t"})
+    rng = np.random.default_rng(1)
+    with pytest.raises(ValueError, match=r"v.csv: column 't': the empirical token-count distribution drew -5"):
+        sample_lengths(dist, rng, 100)
+    with pytest.raises(ValueError, match=r"v.csv: column 't': the empirical time distribution drew -5 s"):
+        sample_times(dist, rng, 100)
+    huge = TypeAdapter(Distribution).validate_python({"type": "lognormal", "mean": 1e15, "sigma": 1})
+    with pytest.raises(ValueError, match=r"the lognormal token-count distribution drew .*; token counts must be in"):
+        sample_lengths(huge, rng, 100)

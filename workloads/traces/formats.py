@@ -8,6 +8,12 @@
 | ``burstgpt`` | CSV ``Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type`` | s, relative | request, response | non-decreasing |
 | ``csv`` / ``parquet`` | any, with a ``columns`` mapping | ``time_unit`` | optional | non-decreasing |
 
+Text files are UTF-8 (a leading byte-order mark is ignored); blank and whitespace-only lines are passed
+over. ``time_unit`` (``s``, ``ms``, ``us``, ``ns`` or ``datetime`` for ISO-8601 text) applies to numbers
+and text; a Parquet time column of date-times (``timestamp``, ``date``) is read as date-times and one of
+``duration`` as seconds, whatever ``time_unit`` says. Date-times must lie in 1677-09-21 00:12:44 ..
+2262-04-11 23:47:16 UTC (int64 ns) and token counts in 0 .. 2**31 - 1; other values are bad rows.
+
 Every format promises time order: a row earlier than a previous one is a bad row. BurstGPT rows with
 ``Response tokens`` 0 are failed requests: they are not replayed, and are counted in the skip log under
 ``failed request (output tokens 0)`` whatever ``on_error`` says. Times are re-based so that the file's
@@ -33,6 +39,7 @@ TraceFormat = Literal["auto", "azure", "azure2024", "mooncake", "burstgpt", "csv
 TimeUnit = Literal["s", "ms", "us", "ns", "datetime"]
 UNIT_S = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9, "datetime": 1.0}
 HEADER_PEEK_BYTES = 1 << 16
+BOM = b"\xef\xbb\xbf"
 
 
 class Columns(Spec):
@@ -88,11 +95,32 @@ def layout_for(fmt: str, columns: Columns | None = None, time_unit: TimeUnit = "
 
 
 def first_lines(path: Path, count: int = 2) -> list[str]:
-    """The first ``count`` non-blank lines of a text file (fewer if it is shorter)."""
+    """The first ``count`` non-blank lines of a text file (fewer if it is shorter), without a byte-order mark.
+    A first line (the header) that is not UTF-8 is a TraceError naming it; later ones are only hints for
+    detection, decoded leniently (the reader reports them as bad rows)."""
     with path.open("rb") as handle:
-        head = handle.read(HEADER_PEEK_BYTES).decode("utf-8", errors="replace")
-    lines = [line.strip() for line in head.splitlines() if line.strip()]
-    return lines[:count]
+        head = handle.read(HEADER_PEEK_BYTES)
+        cut = handle.read(1) != b""  # the peek may end inside the last line (and inside a character)
+    raw_lines = head.removeprefix(BOM).split(b"\n")
+    lines: list[str] = []
+    for number, raw in enumerate(raw_lines, start=1):
+        if len(lines) == count:
+            break
+        if not raw.strip():
+            continue
+        try:
+            lines.append(raw.decode("utf-8").strip())
+        except UnicodeDecodeError as exc:
+            if lines or (cut and number == len(raw_lines)):
+                lines.append(raw.decode("utf-8", errors="replace").strip())
+            else:
+                raise TraceError(f"{path.name} line {number}: {utf8_problem(raw, exc)}") from None
+    return lines
+
+
+def utf8_problem(line: bytes, exc: UnicodeDecodeError) -> str:
+    """What is wrong with a line that is not UTF-8, for a message after its file and line."""
+    return f"not UTF-8 text: byte 0x{line[exc.start]:02x} at column {exc.start + 1}; a trace file must be UTF-8 text"
 
 
 def csv_header(path: Path) -> list[str]:

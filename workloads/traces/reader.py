@@ -1,8 +1,11 @@
 """Streaming trace readers: CSV and JSONL in byte blocks cut at line ends, Parquet in record batches.
 
 Memory is bounded by the block size (``BLOCK_BYTES`` of text, ``PARQUET_BATCH_ROWS`` rows), never by the
-file. Line numbers are exact: blocks are cut at newlines and counted; blank lines carry no request and
-are passed over. CSV fields must not contain quoted separators (none of the supported formats has them).
+file. Line numbers are exact: blocks are cut at newlines and counted; blank lines (empty or whitespace
+only) carry no request and are passed over. Text files must be UTF-8 (a leading byte-order mark is
+ignored); a line that is not is a bad row. CSV fields must not contain quoted separators (none of the
+supported formats has them). A Parquet time column of date-times (``timestamp``, ``date``) is read as
+date-times and one of ``duration`` as seconds, whatever ``time_unit`` says.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,12 +21,17 @@ import pandas as pd
 
 from workloads.batch import Batch
 from workloads.errors import OnError, SkipLog, TraceError, report
-from workloads.traces.formats import Columns, Layout, TimeUnit, detect_format, layout_for
-from workloads.traces.rows import FileState, RawBlock, clean_block
+from workloads.traces.formats import BOM, Columns, Layout, TimeUnit, detect_format, layout_for, utf8_problem
+from workloads.traces.rows import FileState, RawBlock, RawText, clean_block
 
 BLOCK_BYTES = 8 << 20
 PARQUET_BATCH_ROWS = 1 << 18
 NEWLINE, COMMA, CR = 10, 44, 13
+#: the bytes ``bytes.strip()`` removes: a line of only these is blank
+WHITESPACE = np.frombuffer(b" \t\n\r\x0b\x0c", dtype=np.uint8)
+UTF8_REASON = "not UTF-8 text"
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+EMPTY_IDS = np.zeros(0, dtype=np.int64)
 
 
 def open_trace(
@@ -53,6 +62,8 @@ class TraceReader:
         self.on_error = on_error
         self.log = log
         self._header = self._read_header()
+        if layout.kind == "parquet":
+            self.layout = _parquet_time(layout, self._parquet_schema())
 
     @property
     def has_lengths(self) -> bool:
@@ -61,33 +72,42 @@ class TraceReader:
     def _read_header(self) -> list[str]:
         kind = self.layout.kind
         if kind == "parquet":
-            import pyarrow.parquet as pq
-
-            try:
-                names = list(pq.ParquetFile(self.path).schema_arrow.names)
-            except Exception as exc:  # pyarrow raises several types for a corrupt file
-                raise TraceError(f"{self.path.name}: cannot read as parquet: {exc}") from None
+            names = list(self._parquet_schema().names)
             self._check_columns(names, "the columns are")
             return names
-        with self.path.open("rb") as handle:
-            first = b""
-            for raw in handle:
-                if raw.strip():
-                    first = raw
-                    break
-        if not first:
-            raise TraceError(f"{self.path.name}: empty file")
-        text = first.decode("utf-8", errors="replace").strip()
+        first, number = self._first_line()
+        try:
+            text = first.decode("utf-8").strip()
+        except UnicodeDecodeError as exc:
+            raise TraceError(f"{self.path.name} line {number}: {utf8_problem(first, exc)}") from None
         if kind == "jsonl":
             try:
                 keys = list(json.loads(text))
             except (json.JSONDecodeError, TypeError) as exc:
-                raise TraceError(f"{self.path.name} line 1: not a JSON object: {exc}") from None
+                raise TraceError(f"{self.path.name} line {number}: not a JSON object: {exc}") from None
             self._check_columns(keys, "the first row's keys are")
             return keys
         names = [c.strip() for c in text.split(",")]
         self._check_columns(names, "the header is")
         return names
+
+    def _parquet_schema(self):  # type: ignore[no-untyped-def]
+        import pyarrow.parquet as pq
+
+        try:
+            return pq.ParquetFile(self.path).schema_arrow
+        except Exception as exc:  # pyarrow raises several types for a corrupt file
+            raise TraceError(f"{self.path.name}: cannot read as parquet: {exc}") from None
+
+    def _first_line(self) -> tuple[bytes, int]:
+        """The first non-blank line of a text file (without a byte-order mark) and its number."""
+        with self.path.open("rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                if number == 1 and raw.startswith(BOM):
+                    raw = raw[len(BOM) :]
+                if raw.strip():
+                    return raw, number
+        raise TraceError(f"{self.path.name}: empty file")
 
     def _check_columns(self, names: list[str], what: str) -> None:
         missing = [c for c in self.layout.required if c not in names]
@@ -114,6 +134,8 @@ class TraceReader:
         """Blocks of whole lines and the line number of each block's first line."""
         line, carry = 1, b""
         with self.path.open("rb") as handle:
+            if handle.read(len(BOM)) != BOM:
+                handle.seek(0)
             while data := handle.read(BLOCK_BYTES):
                 data = carry + data
                 cut = data.rfind(b"\n")
@@ -126,14 +148,43 @@ class TraceReader:
         if carry:
             yield carry + b"\n", line
 
-    def _lines(self, block: bytes, first_line: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Line starts, content ends (before CR/LF), 1-based numbers and the byte array of a block."""
+    def _lines(
+        self, block: bytes, first_line: int, state: FileState
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Line starts, content ends (before CR/LF), 1-based numbers, the byte array of a block and the mask
+        of lines that hold a row: not blank (empty or whitespace only) and UTF-8 (the others are reported)."""
         data = np.frombuffer(block, dtype=np.uint8)
         ends = np.flatnonzero(data == NEWLINE)
         starts = np.concatenate(([0], ends[:-1] + 1))
         content_end = ends - ((ends > starts) & (data[np.maximum(ends - 1, 0)] == CR))
         numbers = first_line + np.arange(ends.size, dtype=np.int64)
-        return starts, content_end, numbers, data
+        filled = content_end > starts
+        indented = filled & np.isin(data[np.minimum(starts, max(data.size - 1, 0))], WHITESPACE)
+        for i in np.flatnonzero(indented).tolist():  # rare: only these can be whitespace only
+            filled[i] = bool(block[int(starts[i]) : int(content_end[i])].strip())
+        rows = filled & ~self._not_utf8(block, starts, content_end, numbers, filled, state)
+        return starts, content_end, numbers, data, rows
+
+    def _not_utf8(
+        self, block: bytes, starts: np.ndarray, ends: np.ndarray, numbers: np.ndarray, rows: np.ndarray, state: FileState
+    ) -> np.ndarray:
+        """The lines of ``rows`` that are not UTF-8, reported as bad rows (one decode of the block when all are)."""
+        bad = np.zeros(starts.size, dtype=bool)
+        try:
+            block.decode("utf-8")
+            return bad
+        except UnicodeDecodeError:
+            pass
+        example = ""
+        for i in np.flatnonzero(rows).tolist():
+            line = block[int(starts[i]) : int(ends[i])]
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                bad[i] = True
+                example = example or f"{state.name} line {int(numbers[i])}: {utf8_problem(line, exc)}"
+        report(self.on_error, self.log, UTF8_REASON, int(bad.sum()), example)
+        return bad
 
     def _csv_blocks(self, state: FileState) -> Iterator[RawBlock]:
         header = self._header
@@ -142,8 +193,7 @@ class TraceReader:
         dtypes = {self.layout.time: str} if self.layout.time_unit == "datetime" else {}
         header_seen = False
         for block, first_line in self._text_blocks():
-            starts, ends, numbers, data = self._lines(block, first_line)
-            row = ends > starts
+            starts, ends, numbers, data, row = self._lines(block, first_line, state)
             if not header_seen:  # the first non-blank line is the header
                 first = int(np.argmax(row)) if row.any() else row.size
                 row[: first + 1] = False
@@ -181,8 +231,8 @@ class TraceReader:
 
         layout = self.layout
         for block, first_line in self._text_blocks():
-            starts, ends, numbers, _ = self._lines(block, first_line)
-            good = np.flatnonzero(ends > starts)
+            starts, ends, numbers, _, rows = self._lines(block, first_line, state)
+            good = np.flatnonzero(rows)
             if good.size == 0:
                 continue
             lines = [block[s:e] for s, e in zip(starts[good].tolist(), ends[good].tolist())]
@@ -191,7 +241,7 @@ class TraceReader:
             try:
                 options = pj.ReadOptions(use_threads=False, block_size=len(text) + 1)
                 table = pj.read_json(io.BytesIO(text), read_options=options)
-                if table.num_rows != good.size:
+                if table.num_rows != good.size or not _exact_types(table, layout):
                     table = None
             except Exception:  # pyarrow rejects the block: find the bad lines one by one
                 table = None
@@ -224,20 +274,22 @@ class TraceReader:
         def column(name: str | None) -> pd.Series | None:
             return None if name is None else pd.Series([r.get(name) for r in rows], dtype=object)
 
-        prefix = None
+        prefix = prefix_bad = None
         if layout.prefix is not None:
             lists = [_int_list(r.get(layout.prefix)) for r in rows]
             offsets = np.zeros(len(lists) + 1, dtype=np.int64)
-            np.cumsum([len(x) for x in lists], out=offsets[1:])
-            prefix = (offsets, np.concatenate(lists) if lists else np.zeros(0, dtype=np.int64))
+            np.cumsum([len(ids) for ids, _ in lists], out=offsets[1:])
+            prefix = (offsets, np.concatenate([ids for ids, _ in lists]) if lists else EMPTY_IDS)
+            prefix_bad = np.fromiter((not ok for _, ok in lists), dtype=bool, count=len(lists))
         kept_lines = [lines[i] for i in kept]
         yield RawBlock(
             numbers[index],
             column(layout.time),  # type: ignore[arg-type]
             column(layout.input_tokens),
             column(layout.output_tokens),
-            _json_raw(kept_lines),
+            _json_raw(kept_lines, layout.prefix),
             prefix,
+            prefix_bad,
         )
 
     # ---- parquet -------------------------------------------------------------------------------
@@ -291,13 +343,56 @@ def _empty_lists(n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.int64)
 
 
-def _int_list(value: object) -> np.ndarray:
-    if isinstance(value, list):
-        try:
-            return np.asarray(value, dtype=np.int64).reshape(-1)
-        except (TypeError, ValueError):
-            return np.zeros(0, dtype=np.int64)
-    return np.zeros(0, dtype=np.int64)
+def _int_list(value: object) -> tuple[np.ndarray, bool]:
+    """A prefix cell as int64 block ids and whether it is valid: missing (null) is no prefix; anything but a
+    list of JSON integers within int64 is bad (ids are not rounded, wrapped or dropped)."""
+    if value is None:
+        return EMPTY_IDS, True
+    if not isinstance(value, list) or _first_bad_id(value) is not None:
+        return EMPTY_IDS, False
+    return np.asarray(value, dtype=np.int64), True
+
+
+def _first_bad_id(ids: list[object]) -> object | None:
+    """The first entry of ``ids`` that is not an integer within int64 (None when all are)."""
+    for value in ids:
+        if isinstance(value, bool) or not isinstance(value, int) or not INT64_MIN <= value <= INT64_MAX:
+            return value if value is not None else "null"
+    return None
+
+
+def _exact_types(table, layout: Layout) -> bool:  # type: ignore[no-untyped-def]
+    """True when pyarrow's inferred types are read exactly by the row checks: numbers, text or nulls for the
+    time and lengths, lists of int64 without nulls for the prefix. Others (date-times or booleans inferred
+    from a column, ids beyond int64 inferred as doubles) are read line by line with Python's json."""
+    import pyarrow as pa
+
+    scalar = (pa.types.is_integer, pa.types.is_floating, pa.types.is_null, pa.types.is_string, pa.types.is_large_string)
+    for name in (layout.time, layout.input_tokens, layout.output_tokens):
+        if name is not None and name in table.column_names:
+            if not any(test(table.schema.field(name).type) for test in scalar):
+                return False
+    if layout.prefix is None or layout.prefix not in table.column_names:
+        return True
+    kind = table.schema.field(layout.prefix).type
+    if pa.types.is_null(kind):
+        return True
+    if not pa.types.is_list(kind) or not (pa.types.is_signed_integer(kind.value_type) or pa.types.is_null(kind.value_type)):
+        return False
+    return all(chunk.values.null_count == 0 for chunk in table.column(layout.prefix).chunks)
+
+
+def _parquet_time(layout: Layout, schema) -> Layout:  # type: ignore[no-untyped-def]
+    """The layout with the unit the Parquet time column's type carries: date-times (``timestamp``, ``date``)
+    are read as date-times and ``duration`` as seconds, whatever ``time_unit`` says."""
+    import pyarrow as pa
+
+    kind = schema.field(layout.time).type
+    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+        return replace(layout, time_unit="datetime")
+    if pa.types.is_duration(kind):
+        return replace(layout, time_unit="s")
+    return layout
 
 
 def _csv_raw(block: bytes, starts: np.ndarray, ends: np.ndarray, header: list[str]):  # type: ignore[no-untyped-def]
@@ -309,12 +404,16 @@ def _csv_raw(block: bytes, starts: np.ndarray, ends: np.ndarray, header: list[st
     return raw
 
 
-def _json_raw(lines: list[bytes]):  # type: ignore[no-untyped-def]
+def _json_raw(lines: list[bytes], prefix: str | None = None) -> RawText:
+    """The text of a field of JSON lines for messages; for a bad ``prefix`` list, its first bad entry."""
+
     def raw(i: int, name: str) -> str | None:
         try:
             value = json.loads(lines[i]).get(name)
         except (ValueError, AttributeError):
             return None
+        if name == prefix and isinstance(value, list) and (bad := _first_bad_id(value)) is not None:
+            value = bad
         if value is None or isinstance(value, str):
             return value
         return json.dumps(value)

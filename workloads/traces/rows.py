@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,23 @@ from workloads.traces.formats import UNIT_S, Layout
 
 #: the raw text of one field for messages: (row index in the block, column) -> text, None when missing
 RawText = Callable[[int, str], "str | None"]
+#: a bad-row mask and the rule those rows break
+Check = tuple[np.ndarray, str]
 INT_RULE = "must be a non-negative integer"
+#: the most tokens one request may have: lengths beyond it are typos or overflowed counters, not requests
+MAX_TOKENS = 2**31 - 1
+MAX_TOKENS_RULE = f"must be at most {MAX_TOKENS} tokens (2**31 - 1)"
+#: date-times are kept as int64 ns since the epoch; the whole seconds inside that range are accepted
+DATETIME_MIN = datetime(1677, 9, 21, 0, 12, 44, tzinfo=timezone.utc)
+DATETIME_MAX = datetime(2262, 4, 11, 23, 47, 16, tzinfo=timezone.utc)
+DATETIME_RULE = "not a date-time"
+DATETIME_RANGE_RULE = (
+    f"must be between {DATETIME_MIN:%Y-%m-%d %H:%M:%S} and {DATETIME_MAX:%Y-%m-%d %H:%M:%S} UTC "
+    "(the supported date-time range)"
+)
+NUMBER_RULE = "must be a number"
+#: prefix block ids (Mooncake's ``hash_ids``) are int64
+PREFIX_RULE = "must be a list of integers from -2**63 to 2**63 - 1"
 FAILED_REASON = "failed request (output tokens 0)"
 
 
@@ -33,6 +50,8 @@ class RawBlock:
     output_tokens: pd.Series | None
     raw: RawText
     prefix: tuple[np.ndarray, np.ndarray] | None = None
+    #: rows whose prefix list is not a list of int64 ids (their entries in ``prefix`` are placeholders)
+    prefix_bad: np.ndarray | None = None
 
 
 @dataclass
@@ -47,44 +66,92 @@ class FileState:
     failed: int = 0
 
 
-def nonnegative_int(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Integer values and the mask of entries that are not non-negative integers (missing, text, -3, 2.5)."""
-    if pd.api.types.is_integer_dtype(values.dtype) and not isinstance(values.dtype, pd.CategoricalDtype):
-        ints = values.to_numpy(dtype=np.int64)
-        return ints, ints < 0
-    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+def token_counts(values: pd.Series) -> tuple[np.ndarray, list[Check]]:
+    """Token counts as int64 and the checks they fail: not a non-negative integer (missing, text, true, -3,
+    2.5), or above :data:`MAX_TOKENS` (which also keeps them clear of int64 overflow)."""
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu":  # plain int64 / uint64 columns
+        native = values.to_numpy()
+        negative = native < 0
+        too_many = native > MAX_TOKENS
+        ints = np.where(negative | too_many, 0, native).astype(np.int64)
+        return ints, [(negative, INT_RULE), (too_many, MAX_TOKENS_RULE)]
+    if isinstance(values.dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(values.dtype):
+        values = values.astype(object)
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     with np.errstate(invalid="ignore"):
-        bad = ~np.isfinite(numbers) | (numbers < 0) | (numbers != np.floor(numbers))
-    return np.where(bad, 0, numbers).astype(np.int64), bad
+        fraction = np.isfinite(numbers) & (numbers != np.floor(numbers))
+        bad = np.isnan(numbers) | (numbers < 0) | fraction | _is_bool(values)
+    too_many = ~bad & (numbers > MAX_TOKENS)  # +inf (1e400) too
+    return np.where(bad | too_many, 0, numbers).astype(np.int64), [(bad, INT_RULE), (too_many, MAX_TOKENS_RULE)]
 
 
-def parse_time(values: pd.Series, unit: str) -> tuple[np.ndarray, np.ndarray]:
-    """Times as int64 ns since the epoch (``datetime``) or float64 in the file's unit, and the bad mask."""
+def _is_bool(values: pd.Series) -> np.ndarray:
+    """Entries that are booleans (JSON ``true``), which pandas would otherwise count as 1."""
+    if values.dtype != object:
+        return np.zeros(len(values), dtype=bool)
+    return np.fromiter((isinstance(v, (bool, np.bool_)) for v in values), dtype=bool, count=len(values))
+
+
+def parse_time(values: pd.Series, unit: str) -> tuple[np.ndarray, list[Check]]:
+    """Times as int64 ns since the epoch (``datetime``) or float64 in the file's unit, and the checks they fail.
+
+    A column of timedeltas (a Parquet ``duration``) is read as seconds whatever ``unit`` says."""
     if unit == "datetime":
-        if pd.api.types.is_datetime64_any_dtype(values.dtype):
-            stamps = pd.to_datetime(values, utc=True)
-        else:
-            stamps = pd.to_datetime(values.astype(str), format="ISO8601", utc=True, errors="coerce")
-        bad = stamps.isna().to_numpy()
-        ns = stamps.dt.as_unit("ns").to_numpy(dtype="datetime64[ns]").view(np.int64)
-        return np.where(bad, 0, ns), bad
-    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
-    return numbers, ~np.isfinite(numbers)
+        return _datetime_ns(values)
+    if pd.api.types.is_timedelta64_dtype(values.dtype):
+        numbers = values.dt.total_seconds().to_numpy(dtype=np.float64)
+    else:
+        numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+    return numbers, [(~np.isfinite(numbers), NUMBER_RULE)]
+
+
+def _datetime_ns(values: pd.Series) -> tuple[np.ndarray, list[Check]]:
+    """Date-times as int64 ns since the epoch; missing or unparseable ones, and ones outside the int64 ns range."""
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        stamps = pd.to_datetime(values, utc=True)
+        text = None
+    else:
+        text = values.astype(str)
+        stamps = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
+    missing = stamps.isna().to_numpy().copy()
+    out = ~missing & ((stamps < DATETIME_MIN) | (stamps > DATETIME_MAX)).to_numpy()
+    if text is not None and missing.any():  # pandas gives NaT for a date-time it cannot hold in ns
+        rows = np.flatnonzero(missing)
+        beyond = np.fromiter((_beyond_ns(text.iat[i]) for i in rows), dtype=bool, count=rows.size)
+        out[rows[beyond]] = True
+        missing[rows[beyond]] = False
+    valid = ~missing & ~out
+    ns = stamps.where(valid).dt.as_unit("ns").to_numpy(dtype="datetime64[ns]").view(np.int64)
+    return np.where(valid, ns, 0), [(missing, DATETIME_RULE), (out, DATETIME_RANGE_RULE)]
+
+
+def _beyond_ns(text: object) -> bool:
+    """True when ``text`` is an ISO-8601 date-time outside the range int64 ns since the epoch can hold."""
+    if not isinstance(text, str):
+        return False  # missing
+    try:
+        stamp = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return False
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=timezone.utc)
+    return not DATETIME_MIN <= stamp <= DATETIME_MAX
 
 
 def clean_block(block: RawBlock, layout: Layout, state: FileState, on_error: OnError, log: SkipLog) -> Batch:
     """The valid rows of ``block`` as a Batch (times in s since the first valid row); bad rows reported."""
     checks: list[tuple[np.ndarray, str, str]] = []  # (bad mask, column, rule)
-    time_raw, time_bad = parse_time(block.time, layout.time_unit)
-    time_rule = "not a date-time" if layout.time_unit == "datetime" else "must be a number"
-    checks.append((time_bad, layout.time, time_rule))
+    time_raw, time_checks = parse_time(block.time, layout.time_unit)
+    checks += [(bad, layout.time, rule) for bad, rule in time_checks]
     inputs = outputs = None
     if block.input_tokens is not None and layout.input_tokens is not None:
-        inputs, bad = nonnegative_int(block.input_tokens)
-        checks.append((bad, layout.input_tokens, INT_RULE))
+        inputs, token_checks = token_counts(block.input_tokens)
+        checks += [(bad, layout.input_tokens, rule) for bad, rule in token_checks]
     if block.output_tokens is not None and layout.output_tokens is not None:
-        outputs, bad = nonnegative_int(block.output_tokens)
-        checks.append((bad, layout.output_tokens, INT_RULE))
+        outputs, token_checks = token_counts(block.output_tokens)
+        checks += [(bad, layout.output_tokens, rule) for bad, rule in token_checks]
+    if block.prefix_bad is not None and layout.prefix is not None:
+        checks.append((block.prefix_bad, layout.prefix, PREFIX_RULE))
     keep = _report_checks(block, checks, state, on_error, log)
     if layout.zero_output_failed and outputs is not None:
         failed = keep & (outputs == 0)
