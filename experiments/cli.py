@@ -10,7 +10,7 @@ import click
 from experiments.errors import ScenarioError
 from experiments.hardware_cli import hardware
 from experiments.loading import DEFAULT_SCENARIO, load_scenario
-from experiments.report import format_summary
+from experiments.report import format_summary, run_warnings
 
 EXIT_BAD_INPUT = 2
 
@@ -55,11 +55,14 @@ def run_command(scenario: Path | None, out_dir: Path | None, overrides: tuple[st
         if progress is not None:
             progress.close()
     target = out_dir if out_dir is not None else Path("runs") / loaded.name
-    result.to_dir(target)
+    try:
+        result.to_dir(target)
+    except OSError as exc:
+        raise fail([f"--out {target}: cannot write the results: {exc.strerror or exc}"]) from None
     if not quiet:
         click.echo(format_summary(result.summary, result.wall_s))
-    for reason, count in (result.summary.get("workload") or {}).get("skipped_rows", {}).items():
-        click.echo(f"warning: {count:,} trace row(s) not replayed: {reason}", err=True)
+    for line in run_warnings(result.requests, result.summary):
+        click.echo(f"warning: {line}", err=True)
     if not quiet:
         click.echo(f"\nwrote {target}/requests.parquet, summary.json, scenario.resolved.yaml")
 
@@ -70,11 +73,11 @@ def run_command(scenario: Path | None, out_dir: Path | None, overrides: tuple[st
 def validate_command(case_files: tuple[Path, ...]) -> None:
     """Predict every validation case and compare with the published figure; exit 1 if any is outside."""
     from experiments.report import table
-    from experiments.validation import default_case_files, error_summary, evaluate, load_cases
+    from experiments.validation import default_case_files, error_summary, evaluate, load_case_files
 
     files = list(case_files) or default_case_files()
     try:
-        loaded = [(f.stem, c) for f in files for c in load_cases(f)]
+        loaded = load_case_files(files)
     except ScenarioError as exc:
         raise fail(str(exc).splitlines()) from None
     suites = [suite for suite, _ in loaded]  # the file each case came from
@@ -87,7 +90,7 @@ def validate_command(case_files: tuple[Path, ...]) -> None:
             try:
                 rows.append(evaluate(case, base))
             except (ScenarioError, ValueError, KeyError) as exc:
-                raise fail(f"case {case.id}: {exc}") from None
+                raise fail([f"case {case.id}: {line}" for line in str(exc).splitlines()]) from None
             bar.set_postfix_str(loaded[i + 1][1][0].id if i + 1 < len(loaded) else "", refresh=False)  # running next
             bar.update(1)
     printable = [[r["id"], r["metric"], f"{r['predicted']:.4g}", f"{r['expected']:.4g}",

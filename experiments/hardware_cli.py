@@ -2,7 +2,7 @@
 
     fleetsim hardware list
     fleetsim hardware show NAME
-    fleetsim hardware roofline --hardware A --hardware B --model M --precision P [--tensor N] --out file.png
+    fleetsim hardware roofline --hardware A --hardware B --model M --precision P [--tensor N] --out file.png|.pdf|.svg
 """
 
 from __future__ import annotations
@@ -74,15 +74,29 @@ def show_cmd(name: str) -> None:
         click.echo(f"      {'fitted_to' if 'fitted_to' in leaf else 'source'}: {leaf.get('fitted_to') or leaf.get('source')}")
 
 
+def _check_out(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """--out must name a format the plot can be written in (by its suffix)."""
+    from experiments.roofline import output_format
+
+    try:
+        output_format(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+    return value
+
+
 @hardware.command(name="roofline")
 @click.option("--hardware", "hardware_names", multiple=True, required=True, help="SKU name (repeatable)")
 @click.option("--model", required=True, help="model catalog name")
 @click.option("--precision", required=True, help="bf16 | fp16 | fp8 | int8 | int4 | fp4")
-@click.option("--tensor", default=1, show_default=True, type=int, help="tensor-parallel devices")
-@click.option("--pipeline", default=1, show_default=True, type=int, help="pipeline stages")
-@click.option("--context", "context_tokens", default=1024, show_default=True, type=int, help="cached tokens per request")
-@click.option("--max-batch", default=1024, show_default=True, type=int)
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="PNG path")
+@click.option("--tensor", default=1, show_default=True, type=click.IntRange(min=1), help="tensor-parallel devices")
+@click.option("--pipeline", default=1, show_default=True, type=click.IntRange(min=1), help="pipeline stages")
+@click.option("--context", "context_tokens", default=1024, show_default=True, type=click.IntRange(min=0),
+              help="cached tokens per request")
+@click.option("--max-batch", default=1024, show_default=True, type=click.IntRange(min=1),
+              help="largest batch plotted (powers of two from 1)")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), callback=_check_out,
+              help="output file; its suffix picks the format: .png, .pdf, .svg, .svgz, .eps, .ps, .jpg, .tif, .webp")
 def roofline_cmd(hardware_names: tuple[str, ...], model: str, precision: str, tensor: int, pipeline: int,
                  context_tokens: int, max_batch: int, out: str) -> None:
     """Decode step time against batch size for the chosen SKUs (log axes), with the asymptotes."""
@@ -92,12 +106,17 @@ def roofline_cmd(hardware_names: tuple[str, ...], model: str, precision: str, te
     _check_name(model, list_models(), "model")
     from experiments.roofline import plot_roofline
 
-    batches = sorted({int(b) for b in [2 ** i for i in range(0, 20) if 2 ** i <= max_batch]})
+    batches = [2 ** i for i in range(0, 20) if 2 ** i <= max_batch]
     par = {"tensor": tensor, "pipeline": pipeline}
     try:
-        path = plot_roofline(list(hardware_names), model, precision, par, batches, context_tokens, out)
+        path = plot_roofline(list(dict.fromkeys(hardware_names)), model, precision, par, batches, context_tokens,
+                             out)
     except (DoesNotFitError, ValueError) as exc:
         _fail(str(exc).splitlines()[0])
+    except OSError as exc:  # e.g. a parent of --out is a file, or the directory is not writable
+        why = ("a parent of it is a file, not a directory" if isinstance(exc, (FileExistsError, NotADirectoryError))
+               else exc.strerror or str(exc))
+        _fail(f"--out {out!r}: cannot write: {why}")
     click.echo(f"wrote {path}")
 
 

@@ -116,3 +116,21 @@ def cost_table(cost: dict[str, Any]) -> str:
         return text + "\ntotal cost: not computed (a pool has no price)"
     return (text + f"\ntotal ${number(cost['usd_total'])}: ${number(cost['usd_per_request'], 4)} per request, "
             f"${number(cost['usd_per_million_output_tokens'])} per million output tokens")
+
+
+def run_warnings(requests: Any, summary: dict[str, Any]) -> list[str]:
+    """What a person should not miss in a finished run: trace rows not replayed, requests dropped (by
+    reason), and an observation window that holds no request."""
+    lines = [f"{count:,} trace row(s) not replayed: {reason}"
+             for reason, count in (summary.get("workload") or {}).get("skipped_rows", {}).items()]
+    dropped = requests.loc[requests["status"] == "dropped", "reason"].value_counts()
+    dropped = dropped[dropped > 0]  # a categorical column counts its unused categories too
+    for reason, count in dropped.head(3).items():
+        lines.append(f"{count:,} of {len(requests):,} request(s) dropped: {reason}")
+    if len(dropped) > 3:
+        lines.append(f"{int(dropped.iloc[3:].sum()):,} more dropped for {len(dropped) - 3} other reason(s) "
+                     "(column 'reason' of requests.parquet)")
+    if summary["counts"]["total"] == 0:
+        lines.append(f"no request arrived in the observation window [{summary['warmup_s']:g}, "
+                     f"{summary['end_s']:g}) s: every statistic is empty (is warmup_s after the end of the run?)")
+    return lines

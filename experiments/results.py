@@ -66,9 +66,15 @@ class Result:
     wall_s: float = field(default=0.0, compare=False)
 
     def to_dir(self, path: str | Path) -> Path:
-        """Write ``requests.parquet``, ``summary.json`` and ``scenario.resolved.yaml`` into ``path``."""
+        """Write ``requests.parquet``, ``scenario.resolved.yaml`` and, last, ``summary.json`` into ``path``.
+
+        Each file is atomic, and the set is too: an earlier run's ``summary.json`` is removed first and the new
+        one is written last, so a folder holding a ``summary.json`` holds the three files of one run.
+        """
         out = Path(path)
+        summary_text = json.dumps(self.summary, indent=2, allow_nan=False) + "\n"  # strict JSON: no NaN
+        (out / "summary.json").unlink(missing_ok=True)
         write_parquet_atomic(out / "requests.parquet", self.requests)
-        write_text_atomic(out / "summary.json", json.dumps(self.summary, indent=2) + "\n")
         write_text_atomic(out / "scenario.resolved.yaml", scenario_yaml(self.scenario))
+        write_text_atomic(out / "summary.json", summary_text)
         return out

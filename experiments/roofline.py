@@ -2,13 +2,13 @@
 
 For each SKU: the modelled decode step (every request at ``context_tokens`` cached tokens), the memory-bound
 asymptote (bytes read at the achieved bandwidth, the flat floor at small batch) and the compute-bound one
-(FLOPs at the achieved peak, the rising line at large batch). Written atomically (temp file + os.replace).
+(FLOPs at the achieved peak, the rising line at large batch). Written atomically (``results.write_atomic``), in
+the format its suffix names (:data:`FORMATS`).
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -17,7 +17,21 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from experiments.results import write_atomic  # noqa: E402
 from hardware_models import BatchWork, build_performance_model  # noqa: E402
+
+#: output suffixes (lower case, no dot) the plot can be saved as; each is also the matplotlib format name
+FORMATS = ("png", "pdf", "svg", "svgz", "eps", "ps", "jpg", "jpeg", "tif", "tiff", "webp")
+
+
+def output_format(path: str | os.PathLike) -> str:
+    """The format named by ``path``'s suffix; a ValueError naming the suffix and the allowed ones otherwise."""
+    suffix = Path(path).suffix
+    if suffix.lower().lstrip(".") not in FORMATS:
+        got = f"suffix {suffix!r}" if suffix else "no suffix"
+        raise ValueError(f"{os.fspath(path)!r} has {got}; the plot is written as one of "
+                         f"{', '.join('.' + f for f in FORMATS)}")
+    return suffix.lower().lstrip(".")
 
 
 def decode_work(batch_sizes: np.ndarray, context_tokens: int) -> BatchWork:
@@ -38,7 +52,13 @@ def roofline_series(hardware: str, model: str, precision: str, parallelism: dict
 
 def plot_roofline(hardware: list[str], model: str, precision: str, parallelism: dict | None,
                   batch_sizes: list[int], context_tokens: int, path: str | os.PathLike) -> Path:
-    """Write a log-log PNG of decode step time vs batch size, one line per SKU plus its asymptotes."""
+    """Write a log-log plot of decode step time vs batch size, one line per SKU plus its asymptotes, in the
+    format ``path``'s suffix names (png, pdf, svg, ...: :data:`FORMATS`)."""
+    fmt = output_format(path)
+    if context_tokens < 0:
+        raise ValueError(f"context_tokens must be >= 0, got {context_tokens}")
+    if not batch_sizes or min(batch_sizes) < 1:
+        raise ValueError(f"batch sizes must be >= 1, got {list(batch_sizes)}")
     fig, ax = plt.subplots(figsize=(8, 5.5))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, hw in enumerate(hardware):
@@ -56,14 +76,8 @@ def plot_roofline(hardware: list[str], model: str, precision: str, parallelism: 
     ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=out.name + ".", suffix=".tmp.png", dir=out.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=120, format="png")
-        os.replace(tmp, out)
+    try:  # the usual file mode (0o666 less the umask), like every other output
+        write_atomic(out, lambda handle: fig.savefig(handle, dpi=120, format=fmt))
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return out

@@ -133,5 +133,5 @@ def run(scenario: Scenario | dict[str, Any] | str | Path, progress: Progress | N
             summary["pools"][name]["itl_s"] = block
     summary["workload"] = {"skipped_rows": sim.source.skipped}  # trace rows not replayed, by reason
     head = {"scenario": scenario.name, "seed": scenario.seed, "warmup_s": scenario.warmup_s, "end_s": end_s}
-    summary = {**head, **summary}
+    summary = json_ready({**head, **summary})
     return Result(scenario=scenario, requests=records, summary=summary, wall_s=wall_s)

@@ -102,23 +102,81 @@ class Case(Spec):
 
 
 def load_cases(path: Path) -> list[tuple[Case, Path]]:
+    """The cases of one file, each with the directory its scenario path is relative to; every problem of the
+    file at once (a ScenarioError), including a case id given twice and a scenario that is missing or invalid."""
     data = read_yaml(path)
     if not isinstance(data, list):
         raise ScenarioError(["a validation file must be a YAML list of cases"], str(path))
     cases, problems = [], []
+    first: dict[str, int] = {}
     for i, raw in enumerate(data):
+        if not isinstance(raw, dict):
+            problems.append(f"[{i}]: a case must be a mapping of keys to values, got {type(raw).__name__}")
+            continue
         try:
-            cases.append((Case.model_validate(raw), path.parent))
+            case = Case.model_validate(raw)
         except ValidationError as exc:
             problems += [f"[{i}].{line}" if _FIELD_FIRST.match(line) else f"[{i}]: {line}"
                          for line in problems_from_validation(exc, raw, Case)]
+            continue
+        if case.id in first:
+            problems.append(f"[{i}].id: case id {case.id!r} is already used by [{first[case.id]}]; ids must be unique")
+        first.setdefault(case.id, i)
+        problems += [f"[{i}].scenario: {line}" for line in _scenario_problems(case, path.parent)]
+        cases.append((case, path.parent))
     if problems:
         raise ScenarioError(problems, str(path))
     return cases
 
 
+def _scenario_problems(case: Case, base_dir: Path) -> list[str]:
+    """Why a case's scenario (a file beside the case file, or inline) cannot load; checked before anything runs."""
+    if case.scenario is None:
+        return []
+    source: dict[str, Any] | Path = case.scenario if isinstance(case.scenario, dict) else scenario_path(case, base_dir)
+    if isinstance(source, Path) and not source.exists():
+        return [f"file not found: {source}"]
+    if isinstance(source, Path) and not source.is_file():
+        return [f"not a file: {source}"]
+    try:
+        load_scenario(source)
+    except ScenarioError as exc:
+        return str(exc).splitlines()
+    return []
+
+
+def load_case_files(files: list[Path]) -> list[tuple[str, tuple[Case, Path]]]:
+    """``(file stem, (case, base dir))`` for every case of every file, as ``fleetsim validate`` runs them; the
+    problems of every file at once, and a case id used in two files named with both places."""
+    loaded: list[tuple[str, tuple[Case, Path]]] = []
+    problems: list[str] = []
+    where: dict[str, str] = {}  # case id -> "FILE: [index]" of its first use
+    for f in files:
+        try:
+            cases = load_cases(f)
+        except ScenarioError as exc:
+            problems += str(exc).splitlines()
+            continue
+        for i, (case, base) in enumerate(cases):
+            here = f"{f}: [{i}]"
+            if case.id in where:
+                problems.append(f"{here}.id: case id {case.id!r} is already used by {where[case.id]}; "
+                                "ids must be unique across the case files")
+            else:
+                where[case.id] = here
+            loaded.append((f.stem, (case, base)))
+    if problems:
+        raise ScenarioError(problems)
+    return loaded
+
+
 def default_case_files() -> list[Path]:
     return sorted(CASES_DIR.glob("*.yaml"))
+
+
+def scenario_path(case: Case, base_dir: Path) -> Path:
+    """The scenario file of a case that names one, resolved against the case file's directory."""
+    return (base_dir / str(case.scenario)).resolve()
 
 
 def predict(case: Case, base_dir: Path) -> float:
@@ -128,17 +186,16 @@ def predict(case: Case, base_dir: Path) -> float:
         return float(predict_step(case.step, case.metric))
     from experiments.runner import run
 
-    source = case.scenario if isinstance(case.scenario, dict) else base_dir / str(case.scenario)
+    source = case.scenario if isinstance(case.scenario, dict) else scenario_path(case, base_dir)
     scenario = load_scenario(source)
     result = run(scenario)
     return SCENARIO_METRICS[case.metric](result.requests, scenario.warmup_s)
 
 
 def evaluate(case: Case, base_dir: Path) -> dict[str, Any]:
-    try:
-        predicted = predict(case, base_dir)
-    except ScenarioError as exc:
-        raise ScenarioError([f"case {case.id}: {p}" for p in exc.problems], exc.source) from None
+    """Predict one case and compare; a ScenarioError carries the scenario's own problems (the caller, e.g.
+    ``fleetsim validate``, names the case: prefixing it here too printed ``case b: case b: ...``)."""
+    predicted = predict(case, base_dir)
     error = abs(predicted - case.expected) / abs(case.expected) if case.expected else math.inf
     return {"id": case.id, "metric": case.metric, "predicted": predicted, "expected": case.expected,
             "relative_error": error, "tolerance": case.tolerance,

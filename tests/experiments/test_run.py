@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 
 from experiments import load_scenario, run
@@ -135,3 +136,53 @@ def test_a_single_request_run_has_an_empty_window_and_no_crash() -> None:
     assert len(result.requests) == 1 and result.summary["utilisation"]["gpu"] is None
     cost = result.summary["cost"]
     assert cost["usd_total"] == 0.0 and cost["usd_per_request"] is None and cost["energy_kwh"] == 0.0
+
+
+def test_exponent_notation_reads_as_a_number_and_a_run_folder_is_whole_or_has_no_summary(tmp_path: Path) -> None:
+    import yaml
+
+    scenario = small()
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(scenario).replace("rate_per_s: 20", "rate_per_s: 2e1"))
+    assert "2e1" in path.read_text()
+    loaded = load_scenario(path)
+    assert loaded.workload.arrival.rate_per_s == 20.0  # YAML 1.1 would have read the string '8e0'
+    first = run(loaded)
+    first.to_dir(tmp_path / "out")
+    second = run(load_scenario(path, seed=9))
+
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    import experiments.results as results
+
+    original = results.write_parquet_atomic
+    results.write_parquet_atomic = interrupted  # type: ignore[assignment]
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            second.to_dir(tmp_path / "out")
+    finally:
+        results.write_parquet_atomic = original
+    # the old summary went first, so the folder no longer looks like a whole run of either seed
+    assert not (tmp_path / "out" / "summary.json").exists()
+    second.to_dir(tmp_path / "out")
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["seed"] == 9
+
+
+def test_cli_says_why_requests_were_dropped_and_when_the_window_is_empty(tmp_path: Path) -> None:
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(
+        "horizon: {requests: 40}\nwarmup_s: 1000\nmodel: llama-3.1-8b\nprecision: fp8\n"
+        "workload: {arrival: {type: poisson, rate_per_s: 5}, input_tokens: {type: fixed, value: 128},"
+        " output_tokens: {type: fixed, value: 32}}\n"
+        "fleet: {pools: [{name: gpu, hardware: nvidia-h100-sxm,"
+        " scheduler: {type: continuous, kv_capacity_tokens: 100}}]}\n")
+    result = CliRunner().invoke(main, ["run", str(scenario), "--quiet", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    assert "warning: 40 of 40 request(s) dropped: needs 10 KV blocks, the replica has 6" in result.output
+    assert "warning: no request arrived in the observation window [1000," in result.output
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    result = CliRunner().invoke(main, ["run", str(scenario), "--quiet", "--out", str(blocked / "sub")])
+    assert result.exit_code == 2 and f"error: --out {blocked / 'sub'}: cannot write the results" in result.output
+    assert "Traceback" not in result.output
