@@ -28,6 +28,14 @@ def main() -> None:
     """fleetsim: discrete-event simulation of AI inference fleets (tail latency and cost per inference)."""
 
 
+def default_out_dir(name: str) -> Path:
+    """``runs/<name>``, when the scenario's name is one plain folder name (else ask for --out)."""
+    if name.startswith(".") or any(c in "/\\" or ord(c) < 32 for c in name):
+        raise fail([f"name: {name!r} is not a plain folder name (it has '/', '\\', a control character or a "
+                    "leading '.'), so it cannot name the default output folder runs/<name>: give --out"])
+    return Path("runs") / name
+
+
 @main.command("run")
 @click.argument("scenario", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
@@ -54,7 +62,7 @@ def run_command(scenario: Path | None, out_dir: Path | None, overrides: tuple[st
     finally:
         if progress is not None:
             progress.close()
-    target = out_dir if out_dir is not None else Path("runs") / loaded.name
+    target = out_dir if out_dir is not None else default_out_dir(loaded.name)
     try:
         result.to_dir(target)
     except OSError as exc:

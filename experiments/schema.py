@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Discriminator, Field, Tag, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, model_validator
+from pydantic import (Discriminator, Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, Tag,
+                      model_validator)
 
 from hardware_models import get_accelerator, list_accelerators, list_models
 from sim.schedulers import ChunkedPrefillScheduler, ContinuousScheduler, StaticScheduler
@@ -178,9 +179,8 @@ class Engine(Spec):
 class Scenario(Spec):
     """A whole what-if: the fleet, the model, the workload, the horizon and the prices (DESIGN.md)."""
 
-    name: str = Field(default="scenario", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=128,
-                      description="also the default output folder, runs/<name>: a letter or digit, then letters, "
-                      "digits, '.', '_', '-'")
+    name: str = Field(default="scenario", min_length=1, max_length=128,
+                      description="names the run; fleetsim run writes to runs/<name> unless --out is given")
     seed: NonNegativeInt = 0
     horizon: Horizon
     warmup_s: NonNegativeFloat = 0.0

@@ -9,7 +9,7 @@ import simpy
 from experiments import run
 from sim.kv_cache import KVCache
 from sim.request import Request
-from sim.schedulers import ContinuousScheduler, build_policy
+from sim.schedulers import ChunkedPrefillScheduler, ContinuousScheduler, build_policy
 from sim.serving import LLMReplica, StepTimer
 from sim.token_stats import BINS_PER_DECADE, TokenGapHistogram
 from fakes import LinearModel
@@ -53,3 +53,59 @@ def test_gaps_of_iterations_ending_before_the_warm_up_are_not_counted(fast: bool
     env.run()
     # prefill ends at 0.01 s, then 100 decode iterations end at 0.02 .. 1.01 s: those from 0.51 s count
     assert replica.token_gaps.tokens == 51
+
+
+def replica_with(spec: ContinuousScheduler, fast: bool,
+                 finished: dict[int, float]) -> tuple[simpy.Environment, LLMReplica]:
+    """A replica whose iterations take 10 ms plus 1 ms per new token (the KV read is free); it writes the
+    finish time of each request into ``finished``."""
+    env = simpy.Environment()
+    timer = StepTimer(LinearModel(a_s=0.01, b_s=0.001, c_s=0.0))
+
+    def on_done(req: Request, *_: object) -> None:
+        finished[req.id] = req.finish_s
+
+    return env, LLMReplica(env, 0, 0, on_done, build_policy(spec, KVCache(100_000)), timer, fast)
+
+
+def submit_at(env: simpy.Environment, replica: LLMReplica, at_s: float, req: Request) -> None:
+    def arrive(_: simpy.Event) -> None:
+        replica.submit(req)
+
+    env.timeout(at_s).callbacks.append(arrive)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_mixed_iteration_gives_a_gap_only_to_the_decoding_request(fast: bool) -> None:
+    finished: dict[int, float] = {}
+    env, replica = replica_with(ContinuousScheduler(type="continuous"), fast, finished)
+    submit_at(env, replica, 0.0, Request(0, 0, 0, 100, 4, 0.0))
+    submit_at(env, replica, 0.115, Request(1, 0, 0, 50, 1, 0.115))
+    env.run()
+    # A: prefill [0, 0.110]; decode [0.110, 0.121]; B arrives at 0.115 and is admitted at the next boundary:
+    # A's decode token and B's 50-token prompt share [0.121, 0.182] (61 ms); A's last decode [0.182, 0.193].
+    # A's three output tokens after its first come after gaps of 11, 61 and 11 ms; B's only token is its
+    # first (a time to first token, not an inter-token gap).
+    assert finished == pytest.approx({0: 0.193, 1: 0.182}, rel=1e-12)
+    h = replica.token_gaps
+    assert h.tokens == 3
+    assert h.total_s == pytest.approx(0.011 + 0.061 + 0.011, rel=1e-12)
+    assert h.quantile(0.5) == pytest.approx(0.011, rel=RESOLUTION - 1)
+    assert h.quantile(0.99) == pytest.approx(0.061, rel=RESOLUTION - 1)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_one_token_prefill_chunk_is_not_an_inter_token_gap(fast: bool) -> None:
+    spec = ChunkedPrefillScheduler(type="chunked_prefill", chunk_tokens=50)
+    finished: dict[int, float] = {}
+    env, replica = replica_with(spec, fast, finished)
+    submit_at(env, replica, 0.0, Request(0, 0, 0, 20, 4, 0.0))
+    submit_at(env, replica, 0.0, Request(1, 0, 0, 51, 1, 0.0))
+    env.run()
+    # [0, 0.080]: A's 20-token prompt and B's first chunk of 50 (70 new tokens); [0.080, 0.092]: A's first
+    # decode and B's last prompt token, a chunk of one token that yields B's first (and only) output token;
+    # then A's last two decodes of 11 ms. Only A's tokens after its first come after inter-token gaps.
+    assert finished == pytest.approx({0: 0.114, 1: 0.092}, rel=1e-12)
+    h = replica.token_gaps
+    assert h.tokens == 3
+    assert h.total_s == pytest.approx(0.012 + 0.011 + 0.011, rel=1e-12)
