@@ -47,6 +47,9 @@ class Router(ABC):
 
 
 class RoundRobinRouter(Router):
+    """Each candidate set in turn: one counter per candidate tuple, so a plain router cycles over the whole fleet
+    for every class together, and under class affinity each rule's pool keeps its own turn."""
+
     def __init__(self, replicas: Sequence[ReplicaView], rng: np.random.Generator) -> None:
         super().__init__(replicas, rng)
         self._turn: dict[int, int] = {}
