@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ from hypothesis import strategies as st
 
 from experiments import ScenarioError, load_scenario
 
+#: a problem line starts with the field it is about (experiments.errors.format_path), as in test_run_fuzz
+FIELD_LINE = re.compile(r"^(\(scenario\)|[A-Za-z_][\w-]*|\[[^\]]*\])(\.[^\s.\[\]'\"]+|\[[^\]]*\])*: \S")
 SCENARIOS = sorted((Path(__file__).parents[2] / "experiments" / "scenarios").glob("*.yaml"))
 BASES = [yaml.safe_load(p.read_text()) for p in SCENARIOS]
 
@@ -49,7 +52,8 @@ def mutate(data: dict, path: tuple, action: str, value: Any) -> dict:
     return data
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_corrupted_scenarios_load_or_fail_with_a_field_message(data: st.DataObject) -> None:
     base = data.draw(st.sampled_from(BASES))
@@ -60,3 +64,5 @@ def test_corrupted_scenarios_load_or_fail_with_a_field_message(data: st.DataObje
         load_scenario(broken)
     except ScenarioError as exc:
         assert exc.problems and all(isinstance(p, str) and p and "\n" not in p for p in exc.problems)
+        unnamed = [p for p in exc.problems if not FIELD_LINE.match(p)]
+        assert not unnamed, f"problems that do not name their field: {unnamed}"

@@ -1,6 +1,7 @@
 """Serving-level validation cases (experiments/validation/serving_level.yaml): every case parses, names a scenario
 file that loads and references catalog hardware and models; reduced-size runs of representative cases give a finite,
-positive prediction. The accuracy check itself (25% tolerance) is ``fleetsim validate``, not this test."""
+positive prediction within a loose band of the published figure. The accuracy check itself (25% tolerance) is
+``fleetsim validate``, not this test."""
 
 from __future__ import annotations
 
@@ -55,16 +56,34 @@ def _reduced(name: str, requests: int) -> dict:
     return raw
 
 
+def _expected(name: str, metric: str) -> float:
+    [case] = [c for c, _ in _cases() if str(c.scenario) == f"scenarios/{name}" and c.metric == metric]
+    return case.expected
+
+
+# A reduced run is not the published run, so its prediction is held to a band around the published figure that
+# the reduction explains (the accuracy itself is fleetsim validate's): a factor of 2 either way when the reduced
+# run keeps the published load, wider below where it lightens the load. Measured at the bundled seeds (value /
+# expected):
+# - mlperf Server: 300 Poisson arrivals from an empty fleet keep ~75 requests in flight per replica instead of the
+#   ~860 of the 45,000-request run (Little's law), so the decode step is far shorter and latency comes out low:
+#   TTFT p99 0.25x, TPOT p50 0.16x (the full run: 0.63x and 0.51x, README "Known limits"). Band [0.1x, 2x]: less
+#   load cannot make it slower than published, and an idle fleet (0.2 requests/s) gives 0.19x and 0.13x, so below
+#   0.1x the prediction would beat an empty fleet.
+# - TensorRT-LLM 128/128 offline: 400 requests fill one batch (of up to 2,048) once, with ramp-up and drain, so
+#   throughput is below the steady state: 0.74x. Band [0.5x, 2x].
+# - NIM concurrency 25: a closed loop at the published concurrency is at its load from the first request:
+#   1.005x. Band [0.5x, 2x].
 @pytest.mark.parametrize(
-    ("name", "requests", "metric"),
+    ("name", "requests", "metric", "lowest"),
     [
-        ("mlperf41-llama2-70b-h100-server.yaml", 300, "ttft_p99_s"),
-        ("mlperf41-llama2-70b-h100-server.yaml", 300, "tpot_p50_s"),
-        ("trtllm-llama31-8b-fp8-h100-128-128.yaml", 400, "output_tokens_per_s"),
-        ("nim-llama33-70b-fp8-h100-tp2-c25.yaml", 60, "tpot_mean_s"),
+        ("mlperf41-llama2-70b-h100-server.yaml", 300, "ttft_p99_s", 0.1),
+        ("mlperf41-llama2-70b-h100-server.yaml", 300, "tpot_p50_s", 0.1),
+        ("trtllm-llama31-8b-fp8-h100-128-128.yaml", 400, "output_tokens_per_s", 0.5),
+        ("nim-llama33-70b-fp8-h100-tp2-c25.yaml", 60, "tpot_mean_s", 0.5),
     ],
 )
-def test_reduced_runs_predict_finite_positive(name: str, requests: int, metric: str) -> None:
+def test_reduced_runs_predict_near_the_published_figure(name: str, requests: int, metric: str, lowest: float) -> None:
     from experiments.runner import run
 
     scenario = load_scenario(_reduced(name, requests))
@@ -72,3 +91,5 @@ def test_reduced_runs_predict_finite_positive(name: str, requests: int, metric: 
     value = SCENARIO_METRICS[metric](result.requests, scenario.warmup_s)
     assert math.isfinite(value) and value > 0
     assert (result.requests["status"] == "ok").all()
+    expected = _expected(name, metric)
+    assert lowest * expected <= value <= 2 * expected, f"{metric} {value:.4g} vs published {expected:.4g}"

@@ -141,12 +141,16 @@ def test_unknown_names_list_valid_ones() -> None:
         hm.get_model("llama-9")
 
 
-def test_hot_loop_speed() -> None:
-    """A few thousand decode iterations priced in well under a millisecond each call."""
-    import time
+def test_hot_loop_prices_a_decode_run() -> None:
+    """A run of a few thousand decode iterations priced in one call: one finite, positive time per iteration,
+    growing with the context, the last one equal to that iteration priced alone, and the same on every call.
+    (Speed is not asserted here: ``python -m experiments.benchmarks.step_time_speed`` prints per-call times.)"""
     pm = hm.build_performance_model("nvidia-h100-sxm", "mixtral-8x7b", "fp8", {"tensor": 4, "expert": 2})
     w = BatchWork.decode_run(np.full(64, 500.0), 4000)
-    t0 = time.perf_counter()
-    for _ in range(20):
-        pm.iteration_time_s(w)
-    assert (time.perf_counter() - t0) / 20 < 0.01
+    t = np.asarray(pm.iteration_time_s(w))
+    assert t.shape == (4000,)
+    assert np.isfinite(t).all() and (t > 0).all()
+    assert (np.diff(t) >= 0).all() and t[-1] > t[0]
+    last = BatchWork.from_requests(np.full(64, 1.0), np.full(64, 500.0 + 3999))
+    assert t[-1] == pytest.approx(float(pm.iteration_time_s(last)[0]), rel=1e-9)
+    assert np.array_equal(t, pm.iteration_time_s(w))

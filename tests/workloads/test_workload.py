@@ -146,6 +146,6 @@ def test_chunk_head_keeps_prefix_blocks() -> None:
 
 @pytest.mark.parametrize("name", ["azure_conv", "azure_code", "mooncake_conversation", "servegen_deepseek_r1", "tenants_mixed"])
 def test_bundled_scenarios_load(name: str) -> None:
-    experiments = pytest.importorskip("experiments")
+    import experiments  # a project package: a plain import (a broken import must fail, not skip)
     scenario = experiments.load_scenario(SCENARIOS / f"{name}.yaml")
     assert scenario.workload.has_lengths
