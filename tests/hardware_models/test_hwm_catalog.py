@@ -114,3 +114,15 @@ def test_prices_carry_dates() -> None:
         price = hm.get_accelerator(name).raw.price
         for p in (price.usd_per_device_hour, price.purchase_usd):
             assert p is None or p.date
+
+
+def test_no_catalog_or_bundled_yaml_gives_a_key_twice() -> None:
+    # the catalog loader is plain yaml.safe_load (last key wins); the scenario loader refuses duplicates, so use it
+    # to check every YAML the project ships: a number given twice would silently lose its first source
+    from experiments.loading import parse_yaml
+
+    root = Path(__file__).parents[2]
+    files = sorted(root.glob("hardware_models/catalog/**/*.yaml")) + sorted(root.glob("experiments/**/*.yaml"))
+    assert len(files) > 50
+    for path in files:
+        parse_yaml(path.read_text(encoding="utf-8"))  # raises, naming the line, on a key given twice
