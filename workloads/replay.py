@@ -7,7 +7,9 @@ trace's own clock (seconds since its first row):
 1. ``window_s: [start, end]`` keeps rows with start <= t < end.
 2. ``loop``: at the end the trace starts again, shifted by its period: the window's length, or without
    a window the span from the first to the last row plus one mean gap. Each pass re-reads the file
-   (bounded memory) and draws fresh randomness; prefix block ids repeat across passes.
+   (bounded memory) and draws fresh randomness. Pass p > 0 is another user population, like a rate-scaled
+   copy: its prefix block ids are remapped by one mapping per pass (keys apart from the copies'), so it
+   shares prefixes within itself as the trace does, and gets no free cache hits from earlier passes.
 3. ``spread_ticks_s``: quantised timestamps (Mooncake's 3-s ticks) are spread: each row moves by an
    independent uniform offset in [0, tick), and rows are re-sorted (lengths travel with their row).
 4. Rate scaling by a factor f (``rate_scale``, or ``target_rate_per_s`` / the replayed trace's mean rate,
@@ -57,7 +59,8 @@ class TraceArrival(Spec):
     rate_scale: PositiveFloat | None = Field(default=None, description="multiplies the request rate")
     target_rate_per_s: PositiveFloat | None = Field(default=None, description="mean rate after scaling")
     window_s: tuple[float, float] | None = Field(default=None, strict=False, description="[start, end) in trace seconds")
-    loop: bool = False
+    loop: bool = Field(default=False, description="start again at the end, one period later; each pass is another "
+                       "user population (its own prefix block ids)")
     spread_ticks_s: float = Field(default=0.0, ge=0, description="spread rows uniformly within ticks this wide")
     on_error: OnError = "strict"
 
@@ -147,7 +150,7 @@ class TraceArrival(Spec):
                     shift = first
                 times = batch.time_s - shift + offset
                 watermark = float(times[-1])
-                batch = self._randomise(batch.with_times(times), factor, rng)
+                batch = self._randomise(_pass_population(batch.with_times(times), passes), factor, rng)
                 buffer.push(batch)
                 out = buffer.release(watermark)
                 if out is not None:
@@ -192,6 +195,18 @@ def _copies(batch: Batch, factor: float, rng: np.random.Generator) -> Batch:
         per_block = np.repeat(copy_no, np.diff(out.prefix_offsets))
         out = replace(out, prefix_blocks=copy_block_ids(out.prefix_blocks, per_block))
     return out.with_times(out.time_s + jitter).sorted()
+
+
+#: the mapping key of loop pass p is PASS_KEY_BASE + p: apart from the copies' keys 1, 2, ...
+PASS_KEY_BASE = 1 << 32
+
+
+def _pass_population(batch: Batch, passes: int) -> Batch:
+    """The rows of loop pass ``passes`` as their own user population (pass 0: the trace's own ids)."""
+    if passes == 0 or batch.prefix_blocks is None or not batch.prefix_blocks.size:
+        return batch
+    key = np.full(batch.prefix_blocks.size, PASS_KEY_BASE + passes, dtype=np.int64)
+    return replace(batch, prefix_blocks=copy_block_ids(batch.prefix_blocks, key))
 
 
 def copy_block_ids(blocks: np.ndarray, copy_no: np.ndarray) -> np.ndarray:

@@ -224,3 +224,15 @@ def test_rate_scaled_mooncake_keeps_its_prefix_structure() -> None:
     base = repeat_share({"arrival": {"type": "trace", "path": MOONCAKE}})
     doubled = repeat_share({"arrival": {"type": "trace", "path": MOONCAKE, "rate_scale": 2.0}})
     assert doubled == pytest.approx(base, abs=0.01)  # shared copies would push it to ~(1 + base) / 2
+
+
+def test_each_loop_pass_is_another_user_population() -> None:
+    """A looped pass shares prefixes within itself as the trace does, and none with earlier passes."""
+    n = TraceArrival(type="trace", path=MOONCAKE).scan()[0]
+    looped = source({"arrival": {"type": "trace", "path": MOONCAKE, "loop": True}}, 1)
+    rows = [ids for chunk in looped.chunks(max_requests=2 * n) for ids in chunk.prefix_lists()]
+    assert len(rows) == 2 * n  # the second pass starts one period after the first: time order keeps them apart
+    first, second = (np.concatenate([np.asarray(r, dtype=np.int64) for r in part]) for part in (rows[:n], rows[n:]))
+    assert not set(first.tolist()) & set(second.tolist())  # no free cache hits from the first pass
+    share = [1.0 - np.unique(b).size / b.size for b in (first, second)]
+    assert share[1] == pytest.approx(share[0], rel=1e-12) and share[0] > 0.1  # the same reuse within a pass
