@@ -83,7 +83,7 @@ class LeastOutstandingRouter(Router):
 
 
 class PowerOfTwoRouter(Router):
-    """Two distinct replicas drawn at random; the one with fewer outstanding requests wins."""
+    """Two distinct replicas drawn at random; the one with fewer outstanding requests wins (a tie: the first drawn)."""
 
     def choose_among(self, candidates: Sequence[int]) -> int:
         n = len(candidates)
