@@ -64,7 +64,7 @@ def _type_name(annotation: Any) -> str:
 def _rules(meta: Any) -> list[str]:
     rules = []
     for name, symbol in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="), ("min_length", "min length"),
-                         ("max_length", "max length"), ("pattern", "pattern")):
+                         ("max_length", "max length")):
         value = getattr(meta, name, None)
         if value is not None:
             rules.append(f"{symbol} {value}")

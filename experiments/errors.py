@@ -144,8 +144,6 @@ def _rule(error: dict[str, Any]) -> str:
         return f"{_TYPE_RULES[kind]}{got}"
     if kind == "too_short":
         return f"must have at least {ctx.get('min_length')} item(s){got}"
-    if kind == "string_pattern_mismatch":
-        return f"must match the pattern {ctx.get('pattern')}{got}"
     if kind == "string_too_long":
         return f"must have at most {ctx.get('max_length')} characters{got}"
     if kind == "string_too_short":

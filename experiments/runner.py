@@ -131,7 +131,7 @@ def run(scenario: Scenario | dict[str, Any] | str | Path, progress: Progress | N
         summary["itl_s"] = itl["all"]
         for name, block in itl["pools"].items():
             summary["pools"][name]["itl_s"] = block
-    summary["workload"] = {"skipped_rows": sim.source.skipped}  # trace rows not replayed, by reason
+    summary["workload"] = json_ready({"skipped_rows": sim.source.skipped})  # trace rows not replayed, by reason
     head = {"scenario": scenario.name, "seed": scenario.seed, "warmup_s": scenario.warmup_s, "end_s": end_s}
-    summary = json_ready({**head, **summary})
+    summary = {**json_ready(head), **summary}  # the blocks above are JSON-ready already
     return Result(scenario=scenario, requests=records, summary=summary, wall_s=wall_s)

@@ -41,6 +41,17 @@ class _Bounded(Spec):
         """The smallest value a draw attains before clipping; None for a continuous law on (0, inf)."""
         return None
 
+    def _support_high(self) -> float | None:
+        """The largest value a draw attains before clipping; None for a law unbounded above."""
+        return None
+
+    @property
+    def highest(self) -> float | None:
+        """The largest value a draw of a law bounded above can take (after ``max``); None for a law unbounded
+        above (exponential, lognormal, gamma) or an empirical file not read yet."""
+        high = self._support_high()
+        return min(high, self.max) if high is not None and self.max is not None else high
+
     @property
     def lowest(self) -> float | None:
         """The smallest value a clipped draw can take, or None when it is positive without a floor
@@ -72,6 +83,9 @@ class Fixed(_Bounded):
     def _support_low(self) -> float | None:
         return float(self.value)
 
+    def _support_high(self) -> float | None:
+        return float(self.value)
+
     @property
     def mean(self) -> float:
         return float(self.value)
@@ -97,6 +111,9 @@ class Uniform(_Bounded):
 
     def _support_low(self) -> float | None:
         return self.low
+
+    def _support_high(self) -> float | None:
+        return self.high
 
     @property
     def mean(self) -> float:
@@ -190,6 +207,9 @@ class Empirical(_Bounded):
     def _support_low(self) -> float | None:
         return min(self.values) if self.values is not None else None
 
+    def _support_high(self) -> float | None:
+        return max(self.values) if self.values is not None else None
+
     @property
     def mean(self) -> float:
         return float(self.data().mean())
@@ -227,7 +247,7 @@ Distribution = Annotated[
 ]
 
 
-#: the largest token count a length draw may take (a larger one is an input error, not a number to wrap)
+#: the most tokens one request may have (drawn or read from a trace): more is a typo or an overflowed counter
 MAX_TOKENS = 2**31 - 1
 
 
@@ -239,9 +259,7 @@ def _check_time(dist: _Bounded) -> _Bounded:
 
 
 def _check_tokens(dist: _Bounded) -> _Bounded:
-    low = dist.lowest
-    high = {"fixed": lambda d: d.value, "uniform": lambda d: d.high}.get(dist.type, lambda d: None)(dist)
-    high = min(high, dist.max) if high is not None and dist.max is not None else high
+    low, high = dist.lowest, dist.highest
     if high is not None and high > MAX_TOKENS:
         raise ValueError(f"can draw {high:g} tokens; token counts must be <= {MAX_TOKENS:,}: lower it or add max")
     if low is not None and low < 1:
@@ -262,8 +280,7 @@ def sample_lengths(dist: _Bounded, rng: np.random.Generator, n: int) -> np.ndarr
     draws = np.rint(dist.sample(rng, n))
     if draws.size and (draws.max() > MAX_TOKENS or (isinstance(dist, Empirical) and draws.min() < 1)):
         bad = draws.max() if draws.max() > MAX_TOKENS else draws.min()
-        where = f"{dist.path}: column {dist.column!r}: " if isinstance(dist, Empirical) and dist.path else ""
-        raise ValueError(f"{where}the {dist.type} token-count distribution drew {bad:g}; token counts must be "
+        raise ValueError(f"{_file_of(dist)}the {dist.type} token-count distribution drew {bad:g}; token counts must be "
                          f"in [1, {MAX_TOKENS:,}]")
     return np.maximum(draws, 1).astype(np.int64)
 
@@ -273,6 +290,10 @@ def sample_times(dist: _Bounded, rng: np.random.Generator, n: int) -> np.ndarray
     every other law) is an error naming the file, not a value to clamp."""
     draws = dist.sample(rng, n)
     if draws.size and draws.min() < 0:
-        where = f"{dist.path}: column {dist.column!r}: " if isinstance(dist, Empirical) and dist.path else ""
-        raise ValueError(f"{where}the {dist.type} time distribution drew {draws.min():g} s; times must be >= 0")
+        raise ValueError(f"{_file_of(dist)}the {dist.type} time distribution drew {draws.min():g} s; times must be >= 0")
     return draws
+
+
+def _file_of(dist: _Bounded) -> str:
+    """``FILE: column 'C': `` for an empirical law read from a file (the start of a message), else ''."""
+    return f"{dist.path}: column {dist.column!r}: " if isinstance(dist, Empirical) and dist.path else ""

@@ -77,6 +77,10 @@ class RequestChunk:
         return [tuple(flat[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
+#: the keys by which a workload or a class gives request lengths
+LENGTH_KEYS = ("input_tokens", "output_tokens", "lengths")
+
+
 class Workload(Spec):
     arrival: Arrival | None = None
     input_tokens: TokenDistribution | None = None
@@ -115,12 +119,12 @@ class Workload(Spec):
         """Length distributions that no request would use (every row of its trace carries lengths) are refused,
         not silently ignored."""
         carried = [provides_lengths(c.arrival if c.arrival is not None else self.arrival) for c in self.classes]
-        given = [k for k in ("input_tokens", "output_tokens", "lengths") if getattr(self, k) is not None]
+        given = [k for k in LENGTH_KEYS if getattr(self, k) is not None]
         if given and all(carried):
             raise ValueError(f"{given[0]} is unused: the trace's rows carry their own lengths (a row's lengths win); "
                              "remove it")
         for i, (cls, trace_lengths) in enumerate(zip(self.classes, carried)):
-            own = [k for k in ("input_tokens", "output_tokens", "lengths") if getattr(cls, k) is not None]
+            own = [k for k in LENGTH_KEYS if getattr(cls, k) is not None]
             if own and trace_lengths:
                 raise ValueError(f"classes[{i}].{own[0]} is unused: class {cls.name!r} is fed by a trace whose rows "
                                  "carry their own lengths; remove it")

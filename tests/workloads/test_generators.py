@@ -199,6 +199,8 @@ def test_time_and_token_distributions_reject_impossible_draws() -> None:
         (times, {"type": "empirical", "values": [1, -0.1]}, "can draw negative times (lowest -0.1)"),
         (tokens, {"type": "uniform", "low": 0, "high": 9}, "can draw fewer than 1 token (lowest 0)"),
         (tokens, {"type": "lognormal", "mean": 5, "sigma": 2, "min": 0.5}, "can draw fewer than 1 token (lowest 0.5)"),
+        (tokens, {"type": "empirical", "values": [5, 3e9]}, "can draw 3e+09 tokens"),
+        (tokens, {"type": "uniform", "low": 1, "high": 3e9, "max": 4e9}, "can draw 3e+09 tokens"),
     ]:
         with pytest.raises(ValueError, match=re.escape(message)):
             adapter.validate_python(spec)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from workloads.batch import Batch
+from workloads.distributions import MAX_TOKENS
 from workloads.errors import OnError, SkipLog, report
 from workloads.traces.formats import UNIT_S, Layout
 
@@ -23,8 +24,6 @@ RawText = Callable[[int, str], "str | None"]
 #: a bad-row mask and the rule those rows break
 Check = tuple[np.ndarray, str]
 INT_RULE = "must be a non-negative integer"
-#: the most tokens one request may have: lengths beyond it are typos or overflowed counters, not requests
-MAX_TOKENS = 2**31 - 1
 MAX_TOKENS_RULE = f"must be at most {MAX_TOKENS} tokens (2**31 - 1)"
 #: date-times are kept as int64 ns since the epoch; the whole seconds inside that range are accepted
 DATETIME_MIN = datetime(1677, 9, 21, 0, 12, 44, tzinfo=timezone.utc)
