@@ -9,37 +9,34 @@ call (the engine may price the same iteration either way; DESIGN.md "Speed"):
 * ``maximum``/``minimum`` are ``np.maximum``/``np.minimum`` and the builtins ``max``/``min`` (same value for the
   non-NaN operands the formulas see; no signed zeros arise);
 * ``where(cond, a, b)`` is ``np.where`` and a Python conditional;
-* ``power`` is numpy's ``power`` ufunc in BOTH evaluators. Python's ``float.__pow__``/``math.pow`` call the C
-  library's ``pow``, while numpy's float64 ``power`` loop may use its own SIMD implementation (SVML on
-  AVX-512 machines), whose last bit differs from libm for a few percent of non-integer exponents. The scalar
-  evaluator therefore calls the same ufunc on a 0-d operand (~1 us): the one place a scalar call touches numpy.
-* ``power2(x1, x2, y)`` is ``(x1^y, x2^y)``: two powers with one exponent. The scalar evaluator takes both in
-  one ufunc call on a 2-element array (numpy's power loop computes every element on its own, so an element's
-  result does not depend on the array's length or its neighbours), which halves the per-call overhead of the
-  formulas that need two independent powers (the roofline's two operator classes).
+* ``power`` is the C library's ``pow`` in BOTH evaluators: ``math.pow`` on Python floats, and ``math.pow``
+  applied element by element (``np.frompyfunc``) on arrays. numpy's own float64 ``power`` loop may use a SIMD
+  implementation (SVML on AVX-512 machines) whose last bit differs from libm for a few percent of non-integer
+  exponents, so it is not used. The scalar call is ~0.1 us (one iteration prices a few powers); the vector
+  one ~0.1 us per element, paid once per decode-table block of 1,024 iterations.
+* ``power2(x1, x2, y)`` is ``(x1^y, x2^y)``: two powers with one exponent (the roofline's two operator classes).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
-_np_power = np.power
-_np_array = np.array
+_libm_pow = np.frompyfunc(math.pow, 2, 1)  # element by element, broadcasting like a ufunc; object result
 
 
-def _scalar_power(x: float, y: float) -> float:
-    return float(_np_power(x, y))
+def _vector_power(x: np.ndarray, y: np.ndarray | float) -> np.ndarray:
+    return np.asarray(_libm_pow(x, y), dtype=np.float64)
 
 
 def _scalar_power2(x1: float, x2: float, y: float) -> tuple[float, float]:
-    p1, p2 = _np_power(_np_array((x1, x2)), y).tolist()
-    return p1, p2
+    return math.pow(x1, y), math.pow(x2, y)
 
 
 def _vector_power2(x1: np.ndarray, x2: np.ndarray, y: float) -> tuple[np.ndarray, np.ndarray]:
-    return _np_power(x1, y), _np_power(x2, y)
+    return _vector_power(x1, y), _vector_power(x2, y)
 
 
 def _scalar_where(cond: bool, a: Any, b: Any) -> Any:
@@ -65,6 +62,6 @@ class _Ops:
 
 
 #: float64 arrays (``BatchWork`` fields): one element per iteration
-VEC = _Ops("vector", False, np.maximum, np.minimum, np.power, _vector_power2, np.where)
+VEC = _Ops("vector", False, np.maximum, np.minimum, _vector_power, _vector_power2, np.where)
 #: Python floats: a single iteration
-SCALAR = _Ops("scalar", True, max, min, _scalar_power, _scalar_power2, _scalar_where)
+SCALAR = _Ops("scalar", True, max, min, math.pow, _scalar_power2, _scalar_where)

@@ -99,10 +99,10 @@ def blend_pair_ops(ops: Any, a1: Any, b1: Any, a2: Any, b2: Any, exponent: float
                    positive1: bool = False, positive2: bool = False) -> tuple[Any, Any]:
     """``(blend(a1, b1), blend(a2, b2))`` for either evaluator of ``hardware_models.arith``; ``inv_exponent`` is
     ``1.0 / exponent``; ``positive1``/``positive2``: the caller guarantees max(a, b) > 0 (no guard needed).
-    Each power step of the two blends is one ``ops.power2`` call (one numpy call in the scalar evaluator).
+    Each power step of the two blends is one ``ops.power2`` call.
 
     ``m * ((a/m)^p + (b/m)^p)^(1/p)`` with m = max(a, b): the larger ratio is exactly 1 (x/x) and 1^p is
-    exactly 1 (C99 pow, numpy's power), so this is ``m * (1 + (min/m)^p)^(1/p)`` bit for bit, one power fewer.
+    exactly 1 (C99 pow), so this is ``m * (1 + (min/m)^p)^(1/p)`` bit for bit, one power fewer.
     Where m = 0 the blend is 0; the formula runs on m = 1 there (``_guard_den``) and is discarded.
     """
     m1 = ops.maximum(a1, b1)

@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from workloads.classes import RequestClass
 
@@ -47,6 +46,8 @@ def quantile_ci(sorted_values: np.ndarray, q: float, confidence: float = 0.95) -
     n = sorted_values.size
     if n == 0:
         return (math.nan, math.nan)
+    from scipy import stats  # deferred: ~0.3 s to import, needed only for the summary
+
     alpha = (1.0 - confidence) / 2.0
     lo = int(stats.binom.ppf(alpha, n, q))
     hi = int(stats.binom.ppf(1.0 - alpha, n, q)) + 1
@@ -68,6 +69,8 @@ def batch_quantile_ci(ordered_values: np.ndarray, q: float, confidence: float = 
     n = ordered_values.size - ordered_values.size % k
     if n < k * CI_MIN_BATCH_SAMPLES:
         return None
+    from scipy import stats  # deferred, as in quantile_ci
+
     estimates = np.quantile(ordered_values[:n].reshape(k, n // k), q, axis=1)
     half = float(stats.t.ppf(0.5 + confidence / 2.0, k - 1) * estimates.std(ddof=1) / math.sqrt(k))
     centre = float(np.quantile(ordered_values, q))

@@ -13,7 +13,6 @@ from typing import Annotated, Literal, Union
 
 import numpy as np
 from pydantic import Field, NonNegativeFloat, PositiveFloat, model_validator
-from scipy.optimize import brentq
 from scipy.special import gamma as gamma_fn
 
 from workloads.arrivals import CHUNK, GammaArrivals, Periodic, Poisson, _Renewal
@@ -30,6 +29,8 @@ def weibull_cv(shape: float) -> float:
 
 def weibull_shape_for_cv(cv: float) -> float:
     """The Weibull shape whose coefficient of variation is ``cv`` (0.05 <= cv <= 20)."""
+    from scipy.optimize import brentq  # deferred: ~0.3 s to import, needed only by Weibull arrivals
+
     return float(brentq(lambda k: weibull_cv(k) - cv, 0.05, 50.0))
 
 

@@ -159,9 +159,9 @@ def _catalog_exponents() -> list[float]:
 
 
 @pytest.mark.parametrize("exponent", _catalog_exponents() + [1.0, 2.0, 3.0, 0.5, 1.25])
-def test_scalar_power_is_numpys_power(exponent: float) -> None:
-    """``SCALAR.power`` is numpy's power loop, which is what the vector path uses (``math.pow``/``**`` call the
-    C library and may differ in the last bit from numpy's SIMD loop: not used by the formulas)."""
+def test_scalar_power_is_the_vector_power(exponent: float) -> None:
+    """``SCALAR.power`` gives each element what ``VEC.power`` gives it in a long array: both are the C library's
+    ``pow`` (numpy's own power loop may use SIMD code that differs in the last bit; the formulas do not use it)."""
     rng = np.random.default_rng(int(exponent * 1000))
     x = np.concatenate([rng.uniform(0.0, 1.0, 20000), np.exp(rng.uniform(-40, 40, 5000)), [0.0, 1.0]])
     vec = VEC.power(x, exponent)
@@ -176,9 +176,9 @@ def test_scalar_power_is_numpys_power(exponent: float) -> None:
 
 
 @pytest.mark.parametrize("exponent", _catalog_exponents())
-def test_scalar_power2_is_numpys_power(exponent: float) -> None:
-    """``SCALAR.power2`` (two powers in one 2-element ufunc call) gives each element what the vector loop
-    gives it in a long array, and what ``SCALAR.power`` gives it alone."""
+def test_scalar_power2_is_the_vector_power(exponent: float) -> None:
+    """``SCALAR.power2`` (two powers with one exponent) gives each element what the vector evaluator gives it in
+    a long array, and what ``SCALAR.power`` gives it alone."""
     rng = np.random.default_rng(int(exponent * 1000) + 1)
     x = np.concatenate([rng.uniform(0.0, 1.0, 4000), np.exp(rng.uniform(-40, 40, 1000)), [0.0, 1.0]])
     z = x[::-1].copy()
