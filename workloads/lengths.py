@@ -3,7 +3,9 @@
 ``lengths: {type: trace_pairs, path: ..., format: ...}`` at the workload level (or in a class) replaces
 ``input_tokens``/``output_tokens``: each request draws one row of the trace uniformly with replacement
 and takes both of its lengths. The pairs are read once, streamed, and held as two int64 arrays
-(16 bytes per row: 160 MB for a ten-million-row trace).
+(16 bytes per row: 160 MB for a ten-million-row trace). The file may be a table of lengths only, without
+times (a dataset's ``input_length,output_length``): ``format: csv`` (or ``parquet``) with ``columns:
+{input_tokens: ..., output_tokens: ...}`` and no ``time``.
 """
 
 from __future__ import annotations

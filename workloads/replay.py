@@ -39,7 +39,7 @@ from workloads.batch import Batch
 from workloads.errors import OnError, SkipLog, TraceError
 from workloads.merge import Reorder
 from workloads.spec import Spec
-from workloads.traces import Columns, TraceFormat, TraceReader, open_trace
+from workloads.traces import ReplayColumns, TraceFormat, TraceReader, open_trace
 from workloads.traces.formats import TimeUnit
 
 
@@ -49,7 +49,7 @@ class TraceArrival(Spec):
     type: Literal["trace"]
     path: str = Field(min_length=1)
     format: TraceFormat = "auto"
-    columns: Columns | None = None
+    columns: ReplayColumns | None = None
     time_unit: TimeUnit = Field(
         default="s",
         description="unit of the time column of csv/parquet traces (a Parquet timestamp or date column is read "

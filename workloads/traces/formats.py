@@ -6,7 +6,12 @@
 | ``azure2024`` | same columns, timestamps with a UTC offset (``2024-05-10 00:00:00.009930+00:00``) | wall clock | same | non-decreasing |
 | ``mooncake`` | JSONL ``timestamp`` (ms, relative), ``input_length``, ``output_length``, ``hash_ids`` | ms | input, output | non-decreasing |
 | ``burstgpt`` | CSV ``Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type`` | s, relative | request, response | non-decreasing |
-| ``csv`` / ``parquet`` | any, with a ``columns`` mapping | ``time_unit`` | optional | non-decreasing |
+| ``csv`` / ``parquet`` | any, with a ``columns`` mapping | ``time_unit``, or none | optional | non-decreasing |
+
+A ``csv``/``parquet`` mapping without ``time`` reads a *length table* (one row per sample, e.g. a dataset's
+``input_length,output_length``): its rows have no arrival times (every time is 0 s and there is no order to
+keep), so it can give lengths (``lengths: {type: trace_pairs}``) but cannot be replayed as arrivals
+(:class:`ReplayColumns` requires the time column).
 
 Text files are UTF-8 (a leading byte-order mark is ignored); blank and whitespace-only lines are passed
 over. ``time_unit`` (``s``, ``ms``, ``us``, ``ns`` or ``datetime`` for ISO-8601 text) applies to numbers
@@ -14,10 +19,10 @@ and text; a Parquet time column of date-times (``timestamp``, ``date``) is read 
 ``duration`` as seconds, whatever ``time_unit`` says. Date-times must lie in 1677-09-21 00:12:44 ..
 2262-04-11 23:47:16 UTC (int64 ns) and token counts in 0 .. 2**31 - 1; other values are bad rows.
 
-Every format promises time order: a row earlier than a previous one is a bad row. BurstGPT rows with
-``Response tokens`` 0 are failed requests: they are not replayed, and are counted in the skip log under
-``failed request (output tokens 0)`` whatever ``on_error`` says. Times are re-based so that the file's
-first valid row is at 0 s.
+Every format with times promises time order: a row earlier than a previous one is a bad row. BurstGPT
+rows with ``Response tokens`` 0 are failed requests: they are not replayed, and are counted in the skip
+log under ``failed request (output tokens 0)`` whatever ``on_error`` says. Times are re-based so that the
+file's first valid row is at 0 s.
 
 Both Azure flavours parse with one ISO-8601 parser (a naive time is taken as UTC), so ``azure`` reads
 2024 files too; ``auto`` names the flavour from the first row.
@@ -30,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from workloads.errors import TraceError
 from workloads.spec import Spec
@@ -42,21 +47,49 @@ HEADER_PEEK_BYTES = 1 << 16
 BOM = b"\xef\xbb\xbf"
 
 
-class Columns(Spec):
-    """Column mapping of a generic CSV/Parquet trace: which column holds what."""
+#: why a replayed trace needs its time column (the message after ``...columns.time:``)
+REPLAY_NEEDS_TIME = (
+    "required to replay a trace (a table without times can only give lengths: lengths: {type: trace_pairs})"
+)
 
-    time: str = Field(min_length=1, description="arrival time column")
+
+class Columns(Spec):
+    """Column mapping of a generic CSV/Parquet trace: which column holds what. Without ``time`` it is a table
+    of lengths only, for ``lengths: {type: trace_pairs}``."""
+
+    time: str | None = Field(
+        default=None, min_length=1, description="arrival time column; leave out for a table of lengths only"
+    )
     input_tokens: str | None = Field(default=None, min_length=1)
     output_tokens: str | None = Field(default=None, min_length=1)
 
 
+class ReplayColumns(Columns):
+    """Column mapping of a generic CSV/Parquet trace replayed as arrivals: the time column is required."""
+
+    time: str | None = Field(
+        default=None,
+        min_length=1,
+        validate_default=True,  # so that a missing time reaches the check below
+        description="arrival time column: required to replay a trace",
+    )
+
+    @field_validator("time")
+    @classmethod
+    def _required(cls, time: str | None) -> str:
+        if time is None:
+            raise ValueError(REPLAY_NEEDS_TIME)
+        return time
+
+
 @dataclass(frozen=True)
 class Layout:
-    """Where a format keeps each field. ``time_unit`` turns the time column into seconds."""
+    """Where a format keeps each field. ``time_unit`` turns the time column into seconds; ``time`` is None
+    for a table of lengths only (a ``csv``/``parquet`` mapping without it)."""
 
     format: str
     kind: Literal["csv", "jsonl", "parquet"]
-    time: str
+    time: str | None
     time_unit: TimeUnit
     input_tokens: str | None
     output_tokens: str | None
@@ -67,6 +100,10 @@ class Layout:
     @property
     def has_lengths(self) -> bool:
         return self.input_tokens is not None and self.output_tokens is not None
+
+    @property
+    def has_times(self) -> bool:
+        return self.time is not None
 
     @property
     def required(self) -> list[str]:
@@ -87,7 +124,10 @@ def layout_for(fmt: str, columns: Columns | None = None, time_unit: TimeUnit = "
     """The layout of a named format; ``csv``/``parquet`` take theirs from ``columns``."""
     if fmt in ("csv", "parquet"):
         if columns is None:
-            raise TraceError(f"format {fmt} needs 'columns': {{time: ..., input_tokens: ..., output_tokens: ...}}")
+            raise TraceError(
+                f"format {fmt} needs 'columns': {{time: ..., input_tokens: ..., output_tokens: ...}} "
+                "(without time for a table of lengths only)"
+            )
         return Layout(fmt, fmt, columns.time, time_unit, columns.input_tokens, columns.output_tokens)  # type: ignore[arg-type]
     if columns is not None:
         raise TraceError(f"'columns' applies to formats csv and parquet, not {fmt}")

@@ -5,7 +5,8 @@ file. Line numbers are exact: blocks are cut at newlines and counted; blank line
 only) carry no request and are passed over. Text files must be UTF-8 (a leading byte-order mark is
 ignored); a line that is not is a bad row. CSV fields must not contain quoted separators (none of the
 supported formats has them). A Parquet time column of date-times (``timestamp``, ``date``) is read as
-date-times and one of ``duration`` as seconds, whatever ``time_unit`` says.
+date-times and one of ``duration`` as seconds, whatever ``time_unit`` says. A ``csv``/``parquet`` layout
+without a time column (a table of lengths only) yields Batches whose times are all 0 s.
 """
 
 from __future__ import annotations
@@ -69,6 +70,11 @@ class TraceReader:
     def has_lengths(self) -> bool:
         return self.layout.has_lengths
 
+    @property
+    def has_times(self) -> bool:
+        """False for a table of lengths only: its Batches' times are all 0 s."""
+        return self.layout.has_times
+
     def _read_header(self) -> list[str]:
         kind = self.layout.kind
         if kind == "parquet":
@@ -118,7 +124,8 @@ class TraceReader:
             )
 
     def batches(self) -> Iterator[Batch]:
-        """Valid rows, in file order, times in s since the first valid row; raises TraceError on an empty file."""
+        """Valid rows, in file order, times in s since the first valid row (all 0 without a time column);
+        raises TraceError on an empty file."""
         state = FileState(self.path.name, "row" if self.layout.kind == "parquet" else "line")
         raw_blocks = {"csv": self._csv_blocks, "jsonl": self._jsonl_blocks, "parquet": self._parquet_blocks}
         for raw in raw_blocks[self.layout.kind](state):
@@ -190,7 +197,8 @@ class TraceReader:
         header = self._header
         width = len(header)
         wanted = self.layout.required
-        dtypes = {self.layout.time: str} if self.layout.time_unit == "datetime" else {}
+        time = self.layout.time
+        dtypes = {time: str} if time is not None and self.layout.time_unit == "datetime" else {}
         header_seen = False
         for block, first_line in self._text_blocks():
             starts, ends, numbers, data, row = self._lines(block, first_line, state)
@@ -220,7 +228,7 @@ class TraceReader:
             )
             yield RawBlock(
                 numbers[good],
-                frame[self.layout.time],
+                frame[time] if time else None,
                 frame[self.layout.input_tokens] if self.layout.input_tokens else None,
                 frame[self.layout.output_tokens] if self.layout.output_tokens else None,
                 _csv_raw(block, starts[good], ends[good], header),
@@ -284,7 +292,7 @@ class TraceReader:
         kept_lines = [lines[i] for i in kept]
         yield RawBlock(
             numbers[index],
-            column(layout.time),  # type: ignore[arg-type]
+            column(layout.time),
             column(layout.input_tokens),
             column(layout.output_tokens),
             _json_raw(kept_lines, layout.prefix),
@@ -324,7 +332,7 @@ def _arrow_block(table, layout: Layout, numbers: np.ndarray, raw) -> RawBlock:  
     prefix = None
     if layout.prefix is not None:
         prefix = _arrow_lists(table, layout.prefix) if layout.prefix in names else _empty_lists(table.num_rows)
-    return RawBlock(numbers, column(layout.time), column(layout.input_tokens), column(layout.output_tokens), raw, prefix)  # type: ignore[arg-type]
+    return RawBlock(numbers, column(layout.time), column(layout.input_tokens), column(layout.output_tokens), raw, prefix)
 
 
 def _arrow_lists(table, name: str) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
@@ -384,9 +392,11 @@ def _exact_types(table, layout: Layout) -> bool:  # type: ignore[no-untyped-def]
 
 def _parquet_time(layout: Layout, schema) -> Layout:  # type: ignore[no-untyped-def]
     """The layout with the unit the Parquet time column's type carries: date-times (``timestamp``, ``date``)
-    are read as date-times and ``duration`` as seconds, whatever ``time_unit`` says."""
+    are read as date-times and ``duration`` as seconds, whatever ``time_unit`` says (unchanged without one)."""
     import pyarrow as pa
 
+    if layout.time is None:
+        return layout
     kind = schema.field(layout.time).type
     if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
         return replace(layout, time_unit="datetime")

@@ -2,7 +2,8 @@
 
 Each check yields a boolean mask of bad rows with a reason; under ``strict`` the earliest bad row in the
 file raises :class:`TraceError` (``file line N: column: rule, got 'value'``), under ``skip`` bad rows are
-dropped and counted. Times are re-based so the file's first valid row is at 0 s.
+dropped and counted. Times are re-based so the file's first valid row is at 0 s; a block without a time
+column (a table of lengths only) gets times all 0 s and no order check.
 """
 
 from __future__ import annotations
@@ -41,10 +42,11 @@ FAILED_REASON = "failed request (output tokens 0)"
 
 @dataclass
 class RawBlock:
-    """One block of rows as read: raw columns (any dtype), their file lines and optional prefix blocks."""
+    """One block of rows as read: raw columns (any dtype), their file lines and optional prefix blocks;
+    ``time`` is None for a table of lengths only."""
 
     lines: np.ndarray
-    time: pd.Series
+    time: pd.Series | None
     input_tokens: pd.Series | None
     output_tokens: pd.Series | None
     raw: RawText
@@ -138,10 +140,13 @@ def _beyond_ns(text: object) -> bool:
 
 
 def clean_block(block: RawBlock, layout: Layout, state: FileState, on_error: OnError, log: SkipLog) -> Batch:
-    """The valid rows of ``block`` as a Batch (times in s since the first valid row); bad rows reported."""
+    """The valid rows of ``block`` as a Batch (times in s since the first valid row, all 0 without a time
+    column); bad rows reported."""
     checks: list[tuple[np.ndarray, str, str]] = []  # (bad mask, column, rule)
-    time_raw, time_checks = parse_time(block.time, layout.time_unit)
-    checks += [(bad, layout.time, rule) for bad, rule in time_checks]
+    time_raw = None
+    if block.time is not None and layout.time is not None:
+        time_raw, time_checks = parse_time(block.time, layout.time_unit)
+        checks += [(bad, layout.time, rule) for bad, rule in time_checks]
     inputs = outputs = None
     if block.input_tokens is not None and layout.input_tokens is not None:
         inputs, token_checks = token_counts(block.input_tokens)
@@ -159,8 +164,11 @@ def clean_block(block: RawBlock, layout: Layout, state: FileState, on_error: OnE
             log.add(FAILED_REASON, int(failed.sum()), f"{_where(state, block, first)}: {layout.output_tokens} is 0")
             state.failed += int(failed.sum())
             keep &= ~failed
-    times_s = _rebase(time_raw, keep, layout, state)
-    keep = _check_order(block, times_s, keep, layout, state, on_error, log)
+    if time_raw is None or layout.time is None:
+        times_s = np.zeros(block.lines.size, dtype=np.float64)
+    else:
+        times_s = _rebase(time_raw, keep, layout, state)
+        keep = _check_order(block, times_s, keep, layout.time, state, on_error, log)
     index = np.flatnonzero(keep)
     state.rows += index.size
     batch = Batch(
@@ -215,12 +223,12 @@ def _check_order(
     block: RawBlock,
     times_s: np.ndarray,
     keep: np.ndarray,
-    layout: Layout,
+    column: str,
     state: FileState,
     on_error: OnError,
     log: SkipLog,
 ) -> np.ndarray:
-    """Rows earlier than a previous valid row break the order the formats promise."""
+    """Rows earlier than a previous valid row (in time ``column``) break the order the formats promise."""
     index = np.flatnonzero(keep)
     if index.size == 0:
         return keep
@@ -230,8 +238,8 @@ def _check_order(
     if back.any():
         row = int(index[int(np.argmax(back))])
         rule = "earlier than the previous row (the format promises time order)"
-        example = f"{_where(state, block, row)}: {layout.time}: {rule}, {_got(block.raw(row, layout.time))}"
-        report(on_error, log, f"{layout.time}: {rule}", int(back.sum()), example)
+        example = f"{_where(state, block, row)}: {column}: {rule}, {_got(block.raw(row, column))}"
+        report(on_error, log, f"{column}: {rule}", int(back.sum()), example)
         keep = keep.copy()
         keep[index[back]] = False
         kept = kept[~back]
