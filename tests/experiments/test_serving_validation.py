@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments.loading import load_scenario, read_yaml
+from experiments.loading import load_scenario, read_yaml, resolve_paths
 from experiments.validation import CASES_DIR, SCENARIO_METRICS, load_cases
 from hardware_models.catalog import list_accelerators, list_models
 
@@ -47,7 +47,8 @@ def test_case_references_loadable_scenario_on_catalog_hardware(case) -> None:  #
 
 
 def _reduced(name: str, requests: int) -> dict:
-    raw = copy.deepcopy(read_yaml(SERVING.parent / "scenarios" / name))
+    folder = SERVING.parent / "scenarios"
+    raw = resolve_paths(copy.deepcopy(read_yaml(folder / name)), folder)  # a dict has no folder of its own
     raw["horizon"] = {"requests": requests}
     raw["warmup_s"] = 0.0
     arrival = raw["workload"]["arrival"]
