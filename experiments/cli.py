@@ -78,25 +78,29 @@ def run_command(scenario: Path | None, out_dir: Path | None, overrides: tuple[st
 @main.command("validate")
 @click.option("--cases", "case_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="A validation case file (repeatable) [every file in experiments/validation/].")
-def validate_command(case_files: tuple[Path, ...]) -> None:
+@click.option("--case", "patterns", multiple=True, metavar="PATTERN",
+              help="Only the cases whose id matches (repeatable; * and ? as in the shell), e.g. 'mlperf41-*'.")
+def validate_command(case_files: tuple[Path, ...], patterns: tuple[str, ...]) -> None:
     """Predict every validation case and compare with the published figure; exit 1 if any is outside."""
     from experiments.report import table
-    from experiments.validation import default_case_files, error_summary, evaluate, load_case_files
+    from experiments.validation import (ScenarioRuns, default_case_files, error_summary, evaluate,
+                                        load_case_files, select_cases)
 
     files = list(case_files) or default_case_files()
     try:
-        loaded = load_case_files(files)
+        loaded = select_cases(load_case_files(files), list(patterns))
     except ScenarioError as exc:
         raise fail(str(exc).splitlines()) from None
     suites = [suite for suite, _ in loaded]  # the file each case came from
     from tqdm import tqdm
 
     rows = []
+    runs = ScenarioRuns()  # consecutive cases on one scenario share its run
     # a bar over the cases on a terminal after 2 s (the serving cases run whole scenarios: minutes in all)
     with tqdm(total=len(loaded), unit="case", delay=2.0, disable=None, file=sys.stderr, leave=False) as bar:
         for i, (_, (case, base)) in enumerate(loaded):
             try:
-                rows.append(evaluate(case, base))
+                rows.append(evaluate(case, base, runs))
             except (ScenarioError, ValueError, KeyError) as exc:
                 raise fail([f"case {case.id}: {line}" for line in str(exc).splitlines()]) from None
             bar.set_postfix_str(loaded[i + 1][1][0].id if i + 1 < len(loaded) else "", refresh=False)  # running next

@@ -7,6 +7,7 @@ or ``step`` priced directly by the hardware model (``hardware_models.calibration
 
 from __future__ import annotations
 
+import fnmatch
 import math
 import re
 import statistics
@@ -170,6 +171,18 @@ def load_case_files(files: list[Path]) -> list[tuple[str, tuple[Case, Path]]]:
     return loaded
 
 
+def select_cases(loaded: list[tuple[str, tuple[Case, Path]]], patterns: list[str]) -> list[tuple[str, tuple[Case, Path]]]:
+    """The cases whose id matches one of the shell-style ``patterns`` (all of them when there is none); a
+    pattern that matches no case is a ScenarioError naming it (a misspelt id must not pass as "no cases")."""
+    if not patterns:
+        return loaded
+    unmatched = [p for p in patterns if not any(fnmatch.fnmatchcase(case.id, p) for _, (case, _) in loaded)]
+    if unmatched:
+        raise ScenarioError([f"--case {p}: matches no case id (ids look like {loaded[0][1][0].id!r}; * and ? "
+                             "match any text)" for p in unmatched] if loaded else ["no validation cases"])
+    return [item for item in loaded if any(fnmatch.fnmatchcase(item[1][0].id, p) for p in patterns)]
+
+
 def default_case_files() -> list[Path]:
     return sorted(CASES_DIR.glob("*.yaml"))
 
@@ -179,23 +192,41 @@ def scenario_path(case: Case, base_dir: Path) -> Path:
     return (base_dir / str(case.scenario)).resolve()
 
 
-def predict(case: Case, base_dir: Path) -> float:
+class ScenarioRuns:
+    """The last scenario run and its records, so that consecutive cases on one scenario (its TTFT and TPOT
+    percentiles, say) run it once: the engine is deterministic, so a rerun would give the same records. Only
+    the last run is kept (a case file lists a scenario's cases together), bounding the memory to one run."""
+
+    def __init__(self) -> None:
+        self._key: str | None = None
+        self._records: tuple[pd.DataFrame, float] | None = None
+
+    def records(self, source: Path | dict[str, Any]) -> tuple[pd.DataFrame, float]:
+        """(records, warm-up end in s) of the scenario at ``source`` (a file, or an inline scenario)."""
+        key = repr(sorted(source.items())) if isinstance(source, dict) else str(Path(source).resolve())
+        if key != self._key or self._records is None:
+            from experiments.runner import run
+
+            scenario = load_scenario(source)
+            self._key, self._records = key, (run(scenario).requests, scenario.warmup_s)
+        return self._records
+
+
+def predict(case: Case, base_dir: Path, runs: ScenarioRuns | None = None) -> float:
     if case.step is not None:
         from hardware_models.calibration import predict as predict_step
 
         return float(predict_step(case.step, case.metric))
-    from experiments.runner import run
-
     source = case.scenario if isinstance(case.scenario, dict) else scenario_path(case, base_dir)
-    scenario = load_scenario(source)
-    result = run(scenario)
-    return SCENARIO_METRICS[case.metric](result.requests, scenario.warmup_s)
+    requests, warmup_s = (runs or ScenarioRuns()).records(source)
+    return SCENARIO_METRICS[case.metric](requests, warmup_s)
 
 
-def evaluate(case: Case, base_dir: Path) -> dict[str, Any]:
+def evaluate(case: Case, base_dir: Path, runs: ScenarioRuns | None = None) -> dict[str, Any]:
     """Predict one case and compare; a ScenarioError carries the scenario's own problems (the caller, e.g.
-    ``fleetsim validate``, names the case: prefixing it here too printed ``case b: case b: ...``)."""
-    predicted = predict(case, base_dir)
+    ``fleetsim validate``, names the case: prefixing it here too printed ``case b: case b: ...``). ``runs``
+    reuses the records of the previous case's scenario when it is the same one."""
+    predicted = predict(case, base_dir, runs)
     error = abs(predicted - case.expected) / abs(case.expected) if case.expected else math.inf
     return {"id": case.id, "metric": case.metric, "predicted": predicted, "expected": case.expected,
             "relative_error": error, "tolerance": case.tolerance,

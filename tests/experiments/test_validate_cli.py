@@ -55,3 +55,43 @@ def test_a_bad_case_file_names_each_case_field_before_anything_runs(tmp_path: Pa
     assert "[2].metric: a step case takes one of tpot_s, step_time_s" in result.output
     assert "[3].metric: must be one of" in result.output and "got 'tpot_s'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_case_patterns_pick_cases_and_a_pattern_matching_nothing_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path / "c.yaml", [case("near-a", 0.009), case("near-b", 0.0095), case("far-a", 0.002)])
+    picked = CliRunner().invoke(main, ["validate", "--cases", str(path), "--case", "near-*"])
+    assert picked.exit_code == 0, picked.output  # far-a, outside, was not run
+    assert "2 cases: median error" in picked.output and "far-a" not in picked.output
+    both = CliRunner().invoke(main, ["validate", "--cases", str(path), "--case", "near-a", "--case", "far-?"])
+    assert both.exit_code == 1 and "2 cases: median error" in both.output
+    typo = CliRunner().invoke(main, ["validate", "--cases", str(path), "--case", "nera-*", "--case", "near-a"])
+    assert typo.exit_code == 2
+    assert "--case nera-*: matches no case id (ids look like 'near-a'" in typo.output
+    assert "Traceback" not in typo.output
+
+
+SCENARIO = {"name": "s", "seed": 3, "horizon": {"requests": 200},
+            "workload": {"arrival": {"type": "poisson", "rate_per_s": 5.0}},
+            "fleet": {"pools": [{"name": "a", "hardware": {"type": "service",
+                                                           "time_s": {"type": "exponential", "mean": 0.1}}}]}}
+
+
+def test_consecutive_cases_on_one_scenario_run_it_once(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    import experiments.runner
+
+    calls: list[str] = []
+    real_run = experiments.runner.run
+    monkeypatch.setattr(experiments.runner, "run", lambda s: calls.append(s.name) or real_run(s))
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(SCENARIO))
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump({**SCENARIO, "name": "t"}))
+    on = [{"id": f"{name}{k}-{metric}", "source": "test", "scenario": f"{name}.yaml", "metric": metric,
+           "expected": 1.0, "tolerance": 100.0}
+          for k, name in enumerate(("s", "t", "s")) for metric in ("e2e_p50_s", "e2e_p99_s")]
+    solo = CliRunner().invoke(main, ["validate", "--cases", str(write(tmp_path / "one.yaml", on[:1]))])
+    result = CliRunner().invoke(main, ["validate", "--cases", str(write(tmp_path / "c.yaml", on))])
+    assert result.exit_code == 0, result.output
+    assert calls == ["s", "s", "t", "s"]  # the solo run, then one run per block of consecutive cases
+    rows = {line.split()[0]: line.split()[2] for line in result.output.splitlines() if line.startswith(("s0-", "t1-", "s2-"))}
+    # the records reused by the second case and rerun by the fifth are the solo run's (the engine is deterministic)
+    assert rows["s0-e2e_p50_s"] == rows["s2-e2e_p50_s"] == next(
+        line.split()[2] for line in solo.output.splitlines() if line.startswith("s0-"))
