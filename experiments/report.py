@@ -77,9 +77,10 @@ def format_summary(summary: dict[str, Any], wall_s: float | None = None) -> str:
     pool_rows = []
     for name, p in summary["pools"].items():
         e2e = p.get("e2e_s") or {}
-        pool_rows.append([name, str(p["replicas"]), percent(p["utilisation"]), f"{p['counts']['ok']:,}",
+        pool_rows.append([name, str(p["replicas"]), percent(p["utilisation"]),
+                          percent((p.get("kv_cache") or {}).get("peak_fraction")), f"{p['counts']['ok']:,}",
                           seconds(e2e.get("p50")), seconds(e2e.get("p99"))])
-    parts += ["", table(["pool", "replicas", "utilisation", "ok", "e2e p50", "e2e p99"], pool_rows)]
+    parts += ["", table(["pool", "replicas", "utilisation", "KV peak", "ok", "e2e p50", "e2e p99"], pool_rows)]
     class_rows = []
     for name, k in summary["classes"].items():
         e2e = k.get("e2e_s") or {}
@@ -118,9 +119,13 @@ def cost_table(cost: dict[str, Any]) -> str:
             f"${number(cost['usd_per_million_output_tokens'])} per million output tokens")
 
 
+#: a pool whose KV cache peaked at this share of a replica's capacity is near the memory cliff
+KV_NEAR_FULL = 0.95
+
+
 def run_warnings(requests: Any, summary: dict[str, Any]) -> list[str]:
     """What a person should not miss in a finished run: trace rows not replayed, requests dropped (by
-    reason), and an observation window that holds no request."""
+    reason), a KV cache that ran (nearly) full, and an observation window that holds no request."""
     lines = [f"{count:,} trace row(s) not replayed: {reason}"
              for reason, count in (summary.get("workload") or {}).get("skipped_rows", {}).items()]
     dropped = requests.loc[requests["status"] == "dropped", "reason"].value_counts()
@@ -130,6 +135,11 @@ def run_warnings(requests: Any, summary: dict[str, Any]) -> list[str]:
     if len(dropped) > 3:
         lines.append(f"{int(dropped.iloc[3:].sum()):,} more dropped for {len(dropped) - 3} other reason(s) "
                      "(column 'reason' of requests.parquet)")
+    for name, pool in summary["pools"].items():
+        peak = (pool.get("kv_cache") or {}).get("peak_fraction")
+        if peak is not None and peak >= KV_NEAR_FULL:
+            lines.append(f"pool {name}: a replica's KV cache reached {percent(peak)} of its capacity: latencies here "
+                         "depend on the KV capacity (a little less memory and requests wait for it)")
     if summary["counts"]["total"] == 0:
         lines.append(f"no request arrived in the observation window [{summary['warmup_s']:g}, "
                      f"{summary['end_s']:g}) s: every statistic is empty (is warmup_s after the end of the run?)")

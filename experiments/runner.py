@@ -102,6 +102,20 @@ def inter_token_latency(sim: Simulation) -> dict[str, Any] | None:
     return json_ready({"all": everything.summary(), "pools": {n: h.summary() for n, h in merged.items()}})
 
 
+def kv_cache_use(sim: Simulation) -> dict[str, dict[str, Any]]:
+    """Per serving pool: one replica's KV capacity and the largest share of it any replica held at once over
+    the whole run (warm-up included). Near 1, latencies depend on the KV capacity: a little less memory and
+    requests wait for it (``run_warnings`` says so)."""
+    caches: dict[str, list[Any]] = {}
+    for replica in sim.replicas:
+        kv = getattr(getattr(replica, "policy", None), "kv", None)
+        if kv is not None:
+            caches.setdefault(sim.pools[replica.pool].name, []).append(kv)
+    return {name: {"capacity_tokens": kvs[0].capacity_tokens,
+                   "peak_fraction": max(kv.peak_used_blocks for kv in kvs) / kvs[0].total_blocks}
+            for name, kvs in caches.items()}
+
+
 def run_cost(sim: Simulation, scenario: Scenario, summary: dict[str, Any], records: Any, end_s: float) -> Any:
     """Energy and cost over the window, or None for a fleet of abstract service stations only."""
     pricing = [p.pricing for p in sim.pools if p.pricing is not None]
@@ -131,6 +145,8 @@ def run(scenario: Scenario | dict[str, Any] | str | Path, progress: Progress | N
         summary["itl_s"] = itl["all"]
         for name, block in itl["pools"].items():
             summary["pools"][name]["itl_s"] = block
+    for name, use in kv_cache_use(sim).items():
+        summary["pools"][name]["kv_cache"] = use
     summary["workload"] = json_ready({"skipped_rows": sim.source.skipped})  # trace rows not replayed, by reason
     head = {"scenario": scenario.name, "seed": scenario.seed, "warmup_s": scenario.warmup_s, "end_s": end_s}
     summary = {**json_ready(head), **summary}  # the blocks above are JSON-ready already

@@ -29,6 +29,8 @@ class KVCache:
         self.block_tokens = block_tokens
         self.total_blocks = capacity_tokens // block_tokens
         self.used_blocks = 0
+        #: the most blocks held at once so far (requests' blocks; cached prefixes live in unused ones)
+        self.peak_used_blocks = 0
         self._holders: dict[int, Request] = {}  # request id -> request holding blocks (for the invariant)
         self.prefix_caching = prefix_caching
         #: KV blocks one cached prefix block (e.g. one of Mooncake's 512-token hash blocks) occupies
@@ -64,6 +66,8 @@ class KVCache:
             if self._cached:
                 self._evict(extra)
             self.used_blocks += extra
+            if self.used_blocks > self.peak_used_blocks:
+                self.peak_used_blocks = self.used_blocks
             if not req.kv_blocks:
                 self._holders[req.id] = req
             req.kv_blocks += extra
@@ -77,6 +81,8 @@ class KVCache:
             self.used_blocks += extra
             if self.used_blocks > self.total_blocks:
                 raise AssertionError(f"KV over capacity: {self.used_blocks} of {self.total_blocks} blocks")
+            if self.used_blocks > self.peak_used_blocks:
+                self.peak_used_blocks = self.used_blocks
 
     def release(self, req: Request, prefix_ids: tuple[int, ...] = ()) -> None:
         """Free the blocks of ``req``; with prefix caching its prefix blocks stay cached."""

@@ -207,3 +207,26 @@ def test_a_name_that_is_not_a_folder_name_needs_out(tmp_path: Path, monkeypatch:
     assert not (tmp_path.parent / "elsewhere").exists()
     result = CliRunner().invoke(main, ["run", str(path), "--quiet", "--out", str(tmp_path / "o")])
     assert result.exit_code == 0 and (tmp_path / "o" / "summary.json").exists()
+
+
+def test_a_kv_cache_that_ran_full_is_reported_in_the_summary_table_and_warned(tmp_path: Path) -> None:
+    def scenario(requests: int) -> Path:
+        path = tmp_path / f"s{requests}.yaml"
+        path.write_text(
+            f"horizon: {{requests: {requests}}}\nmodel: llama-3.1-8b\nprecision: fp8\n"
+            "workload: {arrival: {type: offline}, input_tokens: {type: fixed, value: 128},"
+            " output_tokens: {type: fixed, value: 32}}\n"
+            "fleet: {pools: [{name: gpu, hardware: nvidia-h100-sxm,"
+            " scheduler: {type: continuous, kv_capacity_tokens: 1600}}]}\n")  # 100 blocks; a request takes 10
+        return path
+
+    full = CliRunner().invoke(main, ["run", str(scenario(40)), "--out", str(tmp_path / "full")])
+    assert full.exit_code == 0, full.output
+    kv = json.loads((tmp_path / "full" / "summary.json").read_text())["pools"]["gpu"]["kv_cache"]
+    assert kv["capacity_tokens"] == 1600 and 0.95 <= kv["peak_fraction"] <= 1.0
+    assert f"warning: pool gpu: a replica's KV cache reached {100 * kv['peak_fraction']:.1f}% of its capacity" in full.output
+    assert "KV peak" in full.output
+    light = CliRunner().invoke(main, ["run", str(scenario(3)), "--out", str(tmp_path / "light")])
+    kv = json.loads((tmp_path / "light" / "summary.json").read_text())["pools"]["gpu"]["kv_cache"]
+    assert kv["peak_fraction"] == pytest.approx(0.30)  # three requests of ten blocks, all admitted at t=0
+    assert light.exit_code == 0 and "KV cache reached" not in light.output

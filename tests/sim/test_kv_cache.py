@@ -213,3 +213,17 @@ def test_a_miss_on_the_first_prefix_block_caches_nothing() -> None:
     r = request(1, input_tokens=1500, output_tokens=2, prefix_ids=(6, 7, 8))
     p.add(r)
     assert r.cached_tokens == r.computed_tokens == 0
+
+
+def test_peak_counts_the_most_blocks_held_at_once_not_cached_prefixes() -> None:
+    cache = make_cache(10)
+    a, b = request(1, prefix_ids=(7,)), request(2)
+    cache.grow(a, 48)  # 3 blocks
+    cache.grow(b, 16)  # 4 held
+    cache.release(a, a.prefix_ids)  # 1 held; prefix 7 cached in an unused block
+    b.kv_blocks += 2  # b's decode run took two more blocks (as the cohort does)
+    cache.add_blocks(2)  # 3 held
+    assert (cache.used_blocks, cache.peak_used_blocks) == (3, 4)
+    cache.grow(request(3), 80)  # 8 held: above the old peak
+    cache.release(b)
+    assert (cache.used_blocks, cache.peak_used_blocks) == (5, 8)
