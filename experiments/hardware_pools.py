@@ -43,7 +43,7 @@ def hardware_plan(pool: Pool, scenario: Scenario, index: int) -> PoolPlan:
     spec = pool.scheduler
     assert not pool.is_service
     host_link = get_accelerator(pool.hardware).ic("host_link_bandwidth_bytes_per_s")  # type: ignore[arg-type]
-    timer = StepTimer(perf, host_link)
+    timer = StepTimer(perf, host_link, spec.host_overhead_s_per_request)  # type: ignore[union-attr]
     fast = scenario.engine.mode == "fast"
     prefix = bool(getattr(spec, "prefix_caching", False))
     cap = getattr(spec, "kv_capacity_tokens", None)

@@ -25,7 +25,17 @@ from sim.request import Request
 from workloads.spec import Spec
 
 
-class _KVOptions(Spec):
+class _ReplicaOptions(Spec):
+    """What every serving scheduler takes: the paged KV cache and the engine's host time per request."""
+
+    host_overhead_s_per_request: NonNegativeFloat = Field(
+        default=0.0,
+        description=(
+            "host time an iteration spends per request in its batch, added to the iteration's duration (work a "
+            "synchronous engine does between GPU steps, e.g. streaming each request's new token back: MLPerf "
+            "Server harnesses do it, Offline ones do not); 0 = none beyond the catalog's fitted overheads"
+        ),
+    )
     block_tokens: PositiveInt = 16
     kv_capacity_tokens: PositiveInt | None = Field(
         default=None, description="cap the replica's KV cache below what its memory holds (a what-if knob)"
@@ -36,14 +46,14 @@ class _KVOptions(Spec):
     prefix_block_tokens: PositiveInt = 512
 
     @model_validator(mode="after")
-    def _capacity_holds_a_block(self) -> "_KVOptions":
+    def _capacity_holds_a_block(self) -> "_ReplicaOptions":
         if self.kv_capacity_tokens is not None and self.kv_capacity_tokens < self.block_tokens:
             raise ValueError(f"kv_capacity_tokens: {self.kv_capacity_tokens} is less than one block of "
                              f"block_tokens {self.block_tokens}")
         return self
 
 
-class ContinuousScheduler(_KVOptions):
+class ContinuousScheduler(_ReplicaOptions):
     type: Literal["continuous"]
     max_batch_requests: PositiveInt = 256
     max_batch_tokens: PositiveInt = 16384
@@ -81,7 +91,7 @@ class ChunkedPrefillScheduler(ContinuousScheduler):
         return self
 
 
-class StaticScheduler(_KVOptions):
+class StaticScheduler(_ReplicaOptions):
     type: Literal["static"]
     max_batch_requests: PositiveInt = 8
     window_s: NonNegativeFloat = Field(default=0.0, description="wait this long for a batch to fill")

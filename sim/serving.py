@@ -77,13 +77,17 @@ class DecodeTable:
 
 
 class StepTimer:
-    """Prices iterations with a performance model: one mixed iteration, or a run of decode iterations."""
+    """Prices iterations with a performance model: one mixed iteration, or a run of decode iterations. The
+    engine's host time per request in the batch (``host_s_per_request``) is added to every iteration, the
+    same addition in both engine modes."""
 
-    def __init__(self, perf: PerformanceModel, host_link_bytes_per_s: float | None = None) -> None:
+    def __init__(self, perf: PerformanceModel, host_link_bytes_per_s: float | None = None,
+                 host_s_per_request: float = 0.0) -> None:
         self.perf = perf
         self._swap_s_per_token = (
             perf.kv_bytes_per_token / host_link_bytes_per_s if host_link_bytes_per_s else math.inf
         )
+        self._host_s_per_request = host_s_per_request
         self._decode = DecodeTable(perf)
 
     def step_s(self, batch: Batch) -> float:
@@ -92,12 +96,18 @@ class StepTimer:
             batch.new_tokens_total, batch.size, batch.kv_read_tokens, batch.attention_pairs)
         if batch.swapped_in_tokens:
             seconds += batch.swapped_in_tokens * self._swap_s_per_token
+        if self._host_s_per_request:
+            seconds += self._host_s_per_request * batch.size
         return seconds
 
     def decode_run_s(self, batch: Batch, steps: int) -> list[float]:
         """``steps`` decode iterations of a decode-only batch (its KV read grows by one token per request a
         step)."""
-        return self._decode.run_s(batch.size, batch.kv_read_tokens, steps)
+        durations = self._decode.run_s(batch.size, batch.kv_read_tokens, steps)
+        if self._host_s_per_request:
+            host_s = self._host_s_per_request * batch.size
+            return [d + host_s for d in durations]
+        return durations
 
 
 class LLMReplica(Replica):

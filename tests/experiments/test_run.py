@@ -230,3 +230,18 @@ def test_a_kv_cache_that_ran_full_is_reported_in_the_summary_table_and_warned(tm
     kv = json.loads((tmp_path / "light" / "summary.json").read_text())["pools"]["gpu"]["kv_cache"]
     assert kv["peak_fraction"] == pytest.approx(0.30)  # three requests of ten blocks, all admitted at t=0
     assert light.exit_code == 0 and "KV cache reached" not in light.output
+
+
+def test_host_overhead_per_request_reaches_every_iteration_of_a_scenario() -> None:
+    """One request alone: each of its iterations holds one request, so its TPOT grows by exactly the overhead."""
+    from experiments import run as run_scenario
+
+    def tpot_s(host_s: float) -> float:
+        scenario = {"name": "h", "horizon": {"requests": 1}, "model": "llama-3.1-8b", "precision": "fp8",
+                    "workload": {"arrival": {"type": "offline"}, "input_tokens": {"type": "fixed", "value": 500},
+                                 "output_tokens": {"type": "fixed", "value": 60}},
+                    "fleet": {"pools": [{"name": "gpu", "hardware": "nvidia-h100-sxm",
+                                         "scheduler": {"type": "continuous", "host_overhead_s_per_request": host_s}}]}}
+        return float(run_scenario(scenario).requests["tpot_s"].iloc[0])
+
+    assert tpot_s(1e-3) - tpot_s(0.0) == pytest.approx(1e-3, rel=1e-9)

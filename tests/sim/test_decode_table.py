@@ -35,3 +35,26 @@ def test_full_table_prices_the_rest_directly(perf, monkeypatch) -> None:
     table = DecodeTable(perf)
     got = table.run_s(20, 1000, 400)  # 8,000 KV values: more blocks than the table may hold
     assert got == direct(perf, 20, 1000, 400)
+
+
+def test_host_time_per_request_is_added_to_every_iteration(perf) -> None:
+    """``host_overhead_s_per_request`` adds the same h x batch to a mixed iteration and to each decode step of a
+    run, whichever path prices it (the fast and step modes then stay identical: tests/sim/test_fast_equals_step)."""
+    from sim.batch import Batch
+    from sim.request import Request
+
+    host_s = 2e-5
+    plain, loaded = serving.StepTimer(perf), serving.StepTimer(perf, None, host_s)
+    batch = Batch()
+    for i, (tokens, new) in enumerate([(0, 512), (300, 1), (900, 1)]):
+        req = Request(i, 0, 0, 1000, 50, 0.0)
+        req.computed_tokens = tokens
+        batch.add(req, new)
+    assert loaded.step_s(batch) == plain.step_s(batch) + host_s * 3
+    decoding = Batch()
+    for i in range(4):
+        req = Request(i, 0, 0, 100, 50, 0.0)
+        req.computed_tokens = 120
+        decoding.add(req, 1)
+    runs = plain.decode_run_s(decoding, 5), loaded.decode_run_s(decoding, 5)
+    assert runs[1] == [d + host_s * 4 for d in runs[0]] and len(runs[1]) == 5

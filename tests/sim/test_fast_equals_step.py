@@ -33,6 +33,7 @@ SCHEDULERS = {
     "priority": {"type": "continuous", "priority": True, "max_batch_requests": 8},
     "full-sequence": {"type": "chunked_prefill", "kv_capacity_tokens": 12_000, "admission": "full_sequence"},
     "prefill-first": {"type": "continuous", "prefill_first": True, "kv_capacity_tokens": 20_000},
+    "host-overhead": {"type": "chunked_prefill", "host_overhead_s_per_request": 2e-5},
 }
 
 
