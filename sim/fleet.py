@@ -259,6 +259,9 @@ class Simulation:
 
     def finish(self) -> RecordStore:
         """Record every request still in the system as ``unfinished`` and return the records."""
+        if self.until_s is not None and self.env.peek() != math.inf:  # the time horizon stopped the run
+            for replica in self.replicas:
+                replica.settle(self.until_s)
         for replica in self.replicas:
             for req in list(replica.in_flight()):
                 self.records.add(req, Status.UNFINISHED, "")

@@ -46,6 +46,10 @@ class Replica(ABC):
     def submit(self, req: Request) -> None:
         """Take a routed request (its ``arrival_s`` is now)."""
 
+    def settle(self, until_s: float) -> None:
+        """Called once when a time horizon stops the run, before the in-flight requests are recorded: a
+        replica that skips ahead of the events (the fast serving mode) catches up to ``until_s`` here."""
+
     @abstractmethod
     def in_flight(self) -> Iterable[Request]:
         """Requests still on this replica, waiting or in service (reported as ``unfinished`` at the end)."""

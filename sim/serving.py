@@ -251,6 +251,17 @@ class LLMReplica(Replica):
             req.finish_s = end_s
             self._on_done(req, Status.OK, "")
 
+    def settle(self, until_s: float) -> None:
+        """At a time horizon, do what the step-by-step mode has done by then: apply the iterations of the
+        pending run that ended before ``until_s`` (their KV blocks and token gaps; no request finishes inside a
+        run) and schedule the next one, as the step mode did at the last of them. No record changes."""
+        j = bisect_left(self._ends, until_s)
+        if self._batch is None or not 0 < j < len(self._ends):
+            return
+        self._ends = self._ends[:j]
+        self._finish_iterations()
+        self._start_iteration()
+
     def _drop_unschedulable(self) -> None:
         """An idle replica that cannot start its first waiting request never will: drop it, with why."""
         req = self.policy.pop_waiting()

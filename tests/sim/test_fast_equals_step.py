@@ -120,3 +120,18 @@ def test_fast_mode_equals_step_mode_behind_a_front_end_batcher() -> None:
     step = run({**s, "engine": {"mode": "step"}}).requests
     pd.testing.assert_frame_equal(fast, step, check_exact=True)
     assert (fast["status"] == "ok").all()
+
+
+def test_a_time_horizon_inside_a_decode_run_gives_equal_kv_peaks_and_token_gaps() -> None:
+    """A duration horizon stops the run in the middle of a long decode run: the fast mode applies the
+    iterations that ended before it (as the step mode has), so the summaries agree, not only the records."""
+    s = {"name": "horizon", "seed": 1, "horizon": {"duration_s": 3}, "model": "llama-3.1-8b", "precision": "fp8",
+         "workload": {"arrival": {"type": "poisson", "rate_per_s": 20},
+                      "input_tokens": {"type": "fixed", "value": 100}, "output_tokens": {"type": "fixed", "value": 4000}},
+         "fleet": {"pools": [{"name": "gpu", "hardware": "nvidia-h100-sxm",
+                              "scheduler": {"type": "continuous", "kv_capacity_tokens": 200_000}}]}}
+    fast, step = run({**s, "engine": {"mode": "fast"}}), run({**s, "engine": {"mode": "step"}})
+    pd.testing.assert_frame_equal(fast.requests, step.requests, check_exact=True)
+    assert (fast.requests["status"] == "unfinished").all()  # every request was still decoding at the horizon
+    assert fast.summary["pools"]["gpu"]["kv_cache"] == step.summary["pools"]["gpu"]["kv_cache"]
+    assert fast.summary["itl_s"] == step.summary["itl_s"] and fast.summary["itl_s"]["tokens"] > 0
