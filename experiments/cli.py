@@ -79,7 +79,7 @@ def run_command(scenario: Path | None, out_dir: Path | None, overrides: tuple[st
 @click.option("--cases", "case_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="A validation case file (repeatable) [every file in experiments/validation/].")
 @click.option("--case", "patterns", multiple=True, metavar="PATTERN",
-              help="Only the cases whose id matches (repeatable; * and ? as in the shell), e.g. 'mlperf41-*'.")
+              help="Only the cases whose id matches (repeatable; *, ? and [...] as in the shell), e.g. 'mlperf41-*'.")
 def validate_command(case_files: tuple[Path, ...], patterns: tuple[str, ...]) -> None:
     """Predict every validation case and compare with the published figure; exit 1 if any is outside."""
     from experiments.report import table

@@ -137,7 +137,7 @@ def run_warnings(requests: Any, summary: dict[str, Any]) -> list[str]:
                      "(column 'reason' of requests.parquet)")
     for name, pool in summary["pools"].items():
         peak = (pool.get("kv_cache") or {}).get("peak_fraction")
-        if peak is not None and peak >= KV_NEAR_FULL:
+        if peak is not None and round(100 * peak, 1) >= 100 * KV_NEAR_FULL:  # as printed: 94.96% shows 95.0%
             lines.append(f"pool {name}: a replica's KV cache reached {percent(peak)} of its capacity: latencies here "
                          "depend on the KV capacity (a little less memory and requests wait for it)")
     if summary["counts"]["total"] == 0:

@@ -158,6 +158,8 @@ def load_case_files(files: list[Path]) -> list[tuple[str, tuple[Case, Path]]]:
         except ScenarioError as exc:
             problems += str(exc).splitlines()
             continue
+        if not cases:
+            problems.append(f"{f}: no cases (a case file is a YAML list of cases)")
         for i, (case, base) in enumerate(cases):
             here = f"{f}: [{i}]"
             if case.id in where:
@@ -178,8 +180,8 @@ def select_cases(loaded: list[tuple[str, tuple[Case, Path]]], patterns: list[str
         return loaded
     unmatched = [p for p in patterns if not any(fnmatch.fnmatchcase(case.id, p) for _, (case, _) in loaded)]
     if unmatched:
-        raise ScenarioError([f"--case {p}: matches no case id (ids look like {loaded[0][1][0].id!r}; * and ? "
-                             "match any text)" for p in unmatched] if loaded else ["no validation cases"])
+        raise ScenarioError([f"--case {p!r}: matches no case id (ids look like {loaded[0][1][0].id!r}; * matches "
+                             "any text, ? one character, [...] one of those characters)" for p in unmatched])
     return [item for item in loaded if any(fnmatch.fnmatchcase(item[1][0].id, p) for p in patterns)]
 
 

@@ -30,6 +30,7 @@ class _ReplicaOptions(Spec):
 
     host_overhead_s_per_request: NonNegativeFloat = Field(
         default=0.0,
+        le=1.0,  # microseconds in practice; a bound keeps iteration times finite
         description=(
             "host time an iteration spends per request in its batch, added to the iteration's duration (work a "
             "synchronous engine does between GPU steps, e.g. streaming each request's new token back: MLPerf "

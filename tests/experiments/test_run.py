@@ -245,3 +245,24 @@ def test_host_overhead_per_request_reaches_every_iteration_of_a_scenario() -> No
         return float(run_scenario(scenario).requests["tpot_s"].iloc[0])
 
     assert tpot_s(1e-3) - tpot_s(0.0) == pytest.approx(1e-3, rel=1e-9)
+
+
+def test_the_kv_warning_follows_the_printed_percentage() -> None:
+    from experiments.report import run_warnings
+
+    def warned(peak: float) -> bool:
+        summary = {"counts": {"total": 1}, "pools": {"gpu": {"kv_cache": {"capacity_tokens": 100, "peak_fraction": peak}}}}
+        return any("KV cache reached" in line for line in run_warnings(pd.DataFrame({"status": [], "reason": []}), summary))
+
+    assert [warned(p) for p in (0.9494, 0.9496, 0.95, 1.0)] == [False, True, True, True]
+
+
+def test_a_host_overhead_above_one_second_is_refused() -> None:
+    import experiments
+
+    scenario = {"model": "llama-3.1-8b", "precision": "fp8", "horizon": {"requests": 1},
+                "workload": {"arrival": {"type": "offline"}},
+                "fleet": {"pools": [{"name": "gpu", "hardware": "nvidia-h100-sxm",
+                                     "scheduler": {"type": "static", "host_overhead_s_per_request": 1e302}}]}}
+    with pytest.raises(experiments.ScenarioError, match=r"scheduler.host_overhead_s_per_request: must be <= 1.0"):
+        experiments.load_scenario(scenario)

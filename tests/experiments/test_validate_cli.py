@@ -66,7 +66,7 @@ def test_case_patterns_pick_cases_and_a_pattern_matching_nothing_is_refused(tmp_
     assert both.exit_code == 1 and "2 cases: median error" in both.output
     typo = CliRunner().invoke(main, ["validate", "--cases", str(path), "--case", "nera-*", "--case", "near-a"])
     assert typo.exit_code == 2
-    assert "--case nera-*: matches no case id (ids look like 'near-a'" in typo.output
+    assert "--case 'nera-*': matches no case id (ids look like 'near-a'" in typo.output
     assert "Traceback" not in typo.output
 
 
@@ -95,3 +95,14 @@ def test_consecutive_cases_on_one_scenario_run_it_once(tmp_path: Path, monkeypat
     # the records reused by the second case and rerun by the fifth are the solo run's (the engine is deterministic)
     assert rows["s0-e2e_p50_s"] == rows["s2-e2e_p50_s"] == next(
         line.split()[2] for line in solo.output.splitlines() if line.startswith("s0-"))
+
+
+def test_an_empty_case_file_and_an_empty_pattern_are_refused_by_name(tmp_path: Path) -> None:
+    empty = write(tmp_path / "empty.yaml", [])
+    result = CliRunner().invoke(main, ["validate", "--cases", str(empty)])
+    assert result.exit_code == 2 and f"{empty}: no cases (a case file is a YAML list of cases)" in result.output
+    path = write(tmp_path / "c.yaml", [case("bs[1]", 0.009)])
+    blank = CliRunner().invoke(main, ["validate", "--cases", str(path), "--case", ""])
+    assert blank.exit_code == 2 and "--case '': matches no case id" in blank.output
+    exact = CliRunner().invoke(main, ["validate", "--cases", str(path), "--case", "bs[[]1]"])  # [ ] match themselves
+    assert exact.exit_code == 0 and "1 cases: median error" in exact.output
