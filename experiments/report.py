@@ -99,7 +99,7 @@ def format_summary(summary: dict[str, Any], wall_s: float | None = None) -> str:
         parts += ["", f"prefix cache: {percent(prefix['hit_rate'])} of prompt tokens found in the cache"]
     skipped = (summary.get("workload") or {}).get("skipped_rows") or {}
     if skipped:
-        parts += ["", "trace rows not replayed: " + "; ".join(f"{n:,} {why}" for why, n in skipped.items())]
+        parts += ["", "trace rows skipped: " + "; ".join(f"{n:,} {why}" for why, n in skipped.items())]
     return "\n".join(parts)
 
 
@@ -124,9 +124,9 @@ KV_NEAR_FULL = 0.95
 
 
 def run_warnings(requests: Any, summary: dict[str, Any]) -> list[str]:
-    """What a person should not miss in a finished run: trace rows not replayed, requests dropped (by
+    """What a person should not miss in a finished run: trace rows skipped, requests dropped (by
     reason), a KV cache that ran (nearly) full, and an observation window that holds no request."""
-    lines = [f"{count:,} trace row(s) not replayed: {reason}"
+    lines = [f"{count:,} trace row(s) skipped: {reason}"
              for reason, count in (summary.get("workload") or {}).get("skipped_rows", {}).items()]
     dropped = requests.loc[requests["status"] == "dropped", "reason"].value_counts()
     dropped = dropped[dropped > 0]  # a categorical column counts its unused categories too

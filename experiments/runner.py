@@ -147,7 +147,7 @@ def run(scenario: Scenario | dict[str, Any] | str | Path, progress: Progress | N
             summary["pools"][name]["itl_s"] = block
     for name, use in kv_cache_use(sim).items():
         summary["pools"][name]["kv_cache"] = use
-    summary["workload"] = json_ready({"skipped_rows": sim.source.skipped})  # trace rows not replayed, by reason
+    summary["workload"] = json_ready({"skipped_rows": sim.source.skipped})  # trace rows skipped, by reason
     head = {"scenario": scenario.name, "seed": scenario.seed, "warmup_s": scenario.warmup_s, "end_s": end_s}
     summary = {**json_ready(head), **summary}  # the blocks above are JSON-ready already
     return Result(scenario=scenario, requests=records, summary=summary, wall_s=wall_s)

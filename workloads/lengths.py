@@ -38,14 +38,25 @@ class TracePairs(Spec):
         return self
 
     @cached_property
-    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
-        """All (input, output) rows of the trace, as two int64 arrays."""
-        reader = open_trace(self.path, self.format, self.columns, self.time_unit, self.on_error, SkipLog())
+    def _read(self) -> tuple[np.ndarray, np.ndarray, SkipLog]:
+        log = SkipLog()
+        reader = open_trace(self.path, self.format, self.columns, self.time_unit, self.on_error, log)
         inputs, outputs = [], []
         for batch in reader.batches():
             inputs.append(batch.input_tokens)
             outputs.append(batch.output_tokens)
-        return np.concatenate(inputs), np.concatenate(outputs)  # type: ignore[arg-type]
+        return np.concatenate(inputs), np.concatenate(outputs), log  # type: ignore[arg-type]
+
+    @property
+    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """All (input, output) rows of the trace, as two int64 arrays (read once)."""
+        inputs, outputs, _ = self._read
+        return inputs, outputs
+
+    @property
+    def skip_log(self) -> SkipLog:
+        """Rows left out under ``on_error: skip`` (or failed requests), by reason: the run reports them."""
+        return self._read[2]
 
     def sample(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
         inputs, outputs = self.pairs

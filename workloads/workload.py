@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -170,11 +171,18 @@ class RequestSource:
         self._shares = np.array(shares, dtype=np.float64)
         self._shares /= self._shares.sum() if shares else 1.0
         self.log = SkipLog()
+        self._length_tables: dict[int, TracePairs] = {}  # trace_pairs sources drawn from, by id
 
     @property
     def skipped(self) -> dict[str, int]:
-        """Rows of trace files skipped (``on_error: skip``) or dropped as failed requests, by reason."""
-        return self.log.as_dict()
+        """Rows of trace files skipped (``on_error: skip``) or dropped as failed requests, by reason; rows of a
+        lengths file under the file's name."""
+        skipped = self.log.as_dict()
+        for table in self._length_tables.values():
+            for reason, count in table.skip_log.as_dict().items():
+                key = f"lengths file {Path(table.path).name}: {reason}"
+                skipped[key] = skipped.get(key, 0) + count
+        return skipped
 
     def _classes(self, n: int) -> np.ndarray:
         shared = np.asarray(self._shared, dtype=np.int64)
@@ -198,6 +206,7 @@ class RequestSource:
         w = self.workload
         pairs = cls.lengths if cls.lengths is not None else None if cls.input_tokens is not None else w.lengths
         if pairs is not None:
+            self._length_tables.setdefault(id(pairs), pairs)
             return pairs.sample(self._length_rng, n)
         source = cls if cls.input_tokens is not None else w
         if source.input_tokens is not None and source.output_tokens is not None:

@@ -140,4 +140,4 @@ def test_bad_trace_row_names_its_line_and_skip_mode_says_what_it_skipped(tmp_pat
     skip = CliRunner().invoke(main, ["run", str(scenario), "--quiet", "--out", str(tmp_path / "b"),
                                      "--set", "workload.arrival.on_error=skip"])
     assert skip.exit_code == 0, skip.output
-    assert "warning: 1 trace row(s) not replayed: ContextTokens: must be a non-negative integer" in skip.output
+    assert "warning: 1 trace row(s) skipped: ContextTokens: must be a non-negative integer" in skip.output

@@ -135,3 +135,21 @@ def test_empirical_lengths_read_a_column_of_a_length_table(tmp_path: Path) -> No
         chunk = next(source(wl).chunks(max_requests=200))
         assert set(chunk.input_tokens.tolist()) == set(INPUTS)
         assert np.all(chunk.output_tokens == 3)
+
+
+def test_rows_a_length_table_skips_are_reported_in_the_run_summary(tmp_path: Path) -> None:
+    """``on_error: skip`` leaves a bad row out of the pairs and says so: the run's ``workload.skipped_rows``
+    counts it under the file's name (nothing is dropped silently)."""
+    path = csv_table(tmp_path, ["512,128", "x,300", "30,300", "-4,1"])
+    scenario = {**BASE, "workload": {"arrival": {"type": "poisson", "rate_per_s": 5.0},
+                                     "lengths": {"type": "trace_pairs", "path": str(path), "format": "csv",
+                                                 "columns": COLUMNS, "on_error": "skip"}}}
+    skipped = experiments.run(experiments.load_scenario(scenario)).summary["workload"]["skipped_rows"]
+    assert skipped == {"lengths file lengths.csv: input_length: must be a non-negative integer": 2}
+
+
+def test_a_repeated_header_name_is_named_with_its_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "twice.csv"
+    path.write_text("input_length,output_length,note,note\n5,6,a,b\n")
+    with pytest.raises(ValueError, match=r"twice.csv line 1: column 'note' appears more than once in the header"):
+        pairs(path, "csv")  # the header is read when the scenario loads

@@ -94,6 +94,10 @@ class TraceReader:
             self._check_columns(keys, "the first row's keys are")
             return keys
         names = [c.strip() for c in text.split(",")]
+        repeated = sorted({c for c in names if names.count(c) > 1})
+        if repeated:  # pandas would refuse them with no file or line
+            raise TraceError(f"{self.path.name} line {number}: column {repeated[0]!r} appears more than once in the "
+                             "header; column names must be unique")
         self._check_columns(names, "the header is")
         return names
 
