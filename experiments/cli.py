@@ -69,7 +69,7 @@ def run_command(scenario: Path | None, out_dir: Path | None, overrides: tuple[st
         raise fail([f"--out {target}: cannot write the results: {exc.strerror or exc}"]) from None
     if not quiet:
         click.echo(format_summary(result.summary, result.wall_s))
-    for line in run_warnings(result.requests, result.summary):
+    for line in run_warnings(result.requests, result.summary, loaded):
         click.echo(f"warning: {line}", err=True)
     if not quiet:
         click.echo(f"\nwrote {target}/requests.parquet, summary.json, scenario.resolved.yaml")

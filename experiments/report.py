@@ -123,9 +123,22 @@ def cost_table(cost: dict[str, Any]) -> str:
 KV_NEAR_FULL = 0.95
 
 
-def run_warnings(requests: Any, summary: dict[str, Any]) -> list[str]:
+def _kv_cap_warnings(scenario: Any, summary: dict[str, Any]) -> list[str]:
+    """A ``kv_capacity_tokens`` cap above what a replica's memory holds has no effect: say so."""
+    lines = []
+    for i, pool in enumerate(scenario.fleet.pools):
+        cap = getattr(pool.scheduler, "kv_capacity_tokens", None)
+        kv = summary["pools"].get(pool.name, {}).get("kv_cache")
+        if cap and kv and kv["capacity_tokens"] < cap - cap % pool.scheduler.block_tokens:
+            lines.append(f"fleet.pools[{i}].scheduler.kv_capacity_tokens: {cap:,} is more than a replica's memory "
+                         f"holds ({kv['capacity_tokens']:,} tokens), which is used instead")
+    return lines
+
+
+def run_warnings(requests: Any, summary: dict[str, Any], scenario: Any = None) -> list[str]:
     """What a person should not miss in a finished run: trace rows skipped, requests dropped (by
-    reason), a KV cache that ran (nearly) full, and an observation window that holds no request."""
+    reason), a KV cache that ran (nearly) full or was capped above what memory holds (given the
+    ``scenario``), and an observation window that holds no request."""
     lines = [f"{count:,} trace row(s) skipped: {reason}"
              for reason, count in (summary.get("workload") or {}).get("skipped_rows", {}).items()]
     dropped = requests.loc[requests["status"] == "dropped", "reason"].value_counts()
@@ -140,6 +153,8 @@ def run_warnings(requests: Any, summary: dict[str, Any]) -> list[str]:
         if peak is not None and round(100 * peak, 1) >= 100 * KV_NEAR_FULL:  # as printed: 94.96% shows 95.0%
             lines.append(f"pool {name}: a replica's KV cache reached {percent(peak)} of its capacity: latencies here "
                          "depend on the KV capacity (a little less memory and requests wait for it)")
+    if scenario is not None:
+        lines += _kv_cap_warnings(scenario, summary)
     if summary["counts"]["total"] == 0:
         lines.append(f"no request arrived in the observation window [{summary['warmup_s']:g}, "
                      f"{summary['end_s']:g}) s: every statistic is empty (is warmup_s after the end of the run?)")

@@ -266,3 +266,23 @@ def test_a_host_overhead_above_one_second_is_refused() -> None:
                                      "scheduler": {"type": "static", "host_overhead_s_per_request": 1e302}}]}}
     with pytest.raises(experiments.ScenarioError, match=r"scheduler.host_overhead_s_per_request: must be <= 1.0"):
         experiments.load_scenario(scenario)
+
+
+def test_a_kv_cap_above_what_memory_holds_is_reported_not_silently_ignored(tmp_path: Path) -> None:
+    def cli(cap: int) -> str:
+        path = tmp_path / f"cap{cap}.yaml"
+        path.write_text(
+            "horizon: {requests: 2}\nmodel: llama-3.1-8b\nprecision: fp8\n"
+            "workload: {arrival: {type: offline}, input_tokens: {type: fixed, value: 64},"
+            " output_tokens: {type: fixed, value: 8}}\n"
+            f"fleet: {{pools: [{{name: gpu, hardware: nvidia-h100-sxm, scheduler: {{type: continuous,"
+            f" kv_capacity_tokens: {cap}}}}}]}}\n")
+        result = CliRunner().invoke(main, ["run", str(path), "--quiet", "--out", str(tmp_path / f"o{cap}")])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert "kv_capacity_tokens" not in cli(1000)  # a cap below the memory's capacity is taken, no warning
+    held = json.loads((tmp_path / "o1000" / "summary.json").read_text())
+    assert held["pools"]["gpu"]["kv_cache"]["capacity_tokens"] == 992  # 62 blocks of 16: the cap, as blocks
+    too_big = cli(10**9)
+    assert "warning: fleet.pools[0].scheduler.kv_capacity_tokens: 1,000,000,000 is more than a replica's memory holds (" in too_big
