@@ -153,3 +153,17 @@ def test_a_repeated_header_name_is_named_with_its_file_and_line(tmp_path: Path) 
     path.write_text("input_length,output_length,note,note\n5,6,a,b\n")
     with pytest.raises(ValueError, match=r"twice.csv line 1: column 'note' appears more than once in the header"):
         pairs(path, "csv")  # the header is read when the scenario loads
+
+
+def test_a_bad_cell_far_down_a_large_table_is_reported_without_a_pandas_warning(tmp_path: Path) -> None:
+    """pandas guesses column types chunk by chunk unless told not to, and warned on stderr ('mixed types')
+    when a bad cell came after many good ones: the reader parses each block whole, so only its own message
+    is printed."""
+    import warnings
+
+    rows = ["100,20"] * 250_000 + ["12x,5"] + ["100,20"] * 50_000  # good rows after it: a second pandas chunk
+    path = csv_table(tmp_path, rows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(TraceError, match=r"^lengths.csv line 250002: input_length: must be a non-negative integer"):
+            _ = pairs(path, "csv").pairs

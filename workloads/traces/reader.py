@@ -228,7 +228,8 @@ class TraceReader:
             else:
                 text = b"\n".join(block[s:e] for s, e in zip(starts[good].tolist(), ends[good].tolist())) + b"\n"
             frame = pd.read_csv(
-                io.BytesIO(text), header=None, names=header, usecols=wanted, dtype=dtypes, engine="c"
+                io.BytesIO(text), header=None, names=header, usecols=wanted, dtype=dtypes, engine="c",
+                low_memory=False,  # one type per column over the whole block (<= BLOCK_BYTES), no DtypeWarning
             )
             yield RawBlock(
                 numbers[good],
