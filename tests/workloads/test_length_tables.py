@@ -167,3 +167,11 @@ def test_a_bad_cell_far_down_a_large_table_is_reported_without_a_pandas_warning(
         warnings.simplefilter("error")
         with pytest.raises(TraceError, match=r"^lengths.csv line 250002: input_length: must be a non-negative integer"):
             _ = pairs(path, "csv").pairs
+
+
+@pytest.mark.parametrize("stamp", [pd.Timestamp("2020-01-01"), pd.Timedelta(seconds=3)], ids=["timestamp", "duration"])
+def test_a_date_time_or_duration_in_a_length_column_is_not_a_count(tmp_path: Path, stamp: object) -> None:
+    path = tmp_path / "lengths.parquet"
+    pd.DataFrame({"input_length": [stamp, stamp], "output_length": [4, 5]}).to_parquet(path)
+    with pytest.raises(TraceError, match=r"^lengths.parquet row 1: input_length: must be a non-negative integer"):
+        _ = pairs(path, "parquet").pairs

@@ -78,6 +78,9 @@ def token_counts(values: pd.Series) -> tuple[np.ndarray, list[Check]]:
         return ints, [(negative, INT_RULE), (too_many, MAX_TOKENS_RULE)]
     if isinstance(values.dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(values.dtype):
         values = values.astype(object)
+    if pd.api.types.is_datetime64_any_dtype(values.dtype) or pd.api.types.is_timedelta64_dtype(values.dtype):
+        every = np.ones(len(values), dtype=bool)  # a date-time or duration is no count (to_numeric gives its ns)
+        return np.zeros(len(values), dtype=np.int64), [(every, INT_RULE), (~every, MAX_TOKENS_RULE)]
     numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     with np.errstate(invalid="ignore"):
         fraction = np.isfinite(numbers) & (numbers != np.floor(numbers))
