@@ -35,30 +35,40 @@ class TracePairs(Spec):
         reader = open_trace(self.path, self.format, self.columns, self.time_unit, self.on_error)
         if not reader.has_lengths:
             raise TraceError(f"{self.path}: trace_pairs needs input and output length columns")
+        _ = self._read  # every row now, so a bad cell is a load error naming this field (the run reuses them)
         return self
 
     @cached_property
-    def _read(self) -> tuple[np.ndarray, np.ndarray, SkipLog]:
+    def _read(self) -> "_Rows":
         log = SkipLog()
         reader = open_trace(self.path, self.format, self.columns, self.time_unit, self.on_error, log)
         inputs, outputs = [], []
         for batch in reader.batches():
             inputs.append(batch.input_tokens)
             outputs.append(batch.output_tokens)
-        return np.concatenate(inputs), np.concatenate(outputs), log  # type: ignore[arg-type]
+        return _Rows(np.concatenate(inputs), np.concatenate(outputs), log)  # type: ignore[arg-type]
 
     @property
     def pairs(self) -> tuple[np.ndarray, np.ndarray]:
         """All (input, output) rows of the trace, as two int64 arrays (read once)."""
-        inputs, outputs, _ = self._read
-        return inputs, outputs
+        return self._read.inputs, self._read.outputs
 
     @property
     def skip_log(self) -> SkipLog:
         """Rows left out under ``on_error: skip`` (or failed requests), by reason: the run reports them."""
-        return self._read[2]
+        return self._read.log
 
     def sample(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
         inputs, outputs = self.pairs
         rows = rng.integers(0, inputs.size, n)
         return inputs[rows], outputs[rows]
+
+
+class _Rows:
+    """The rows read from a lengths file. Compared by identity: a spec holding them (pydantic compares a
+    model's ``__dict__`` first) then falls back to comparing its fields, not arrays."""
+
+    __slots__ = ("inputs", "outputs", "log")
+
+    def __init__(self, inputs: np.ndarray, outputs: np.ndarray, log: SkipLog) -> None:
+        self.inputs, self.outputs, self.log = inputs, outputs, log

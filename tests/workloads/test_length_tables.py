@@ -76,9 +76,9 @@ def test_a_length_table_has_no_times(tmp_path: Path, table: Table, fmt: str) -> 
 
 def test_a_bad_cell_of_a_length_table_names_its_line(tmp_path: Path) -> None:
     path = csv_table(tmp_path, ["512,128", "30,-3", "", "abc,1", "7,64"])
-    message = r"^lengths.csv line 3: output_length: must be a non-negative integer, got '-3'$"
-    with pytest.raises(TraceError, match=message):
-        _ = pairs(path, "csv").pairs
+    message = r"lengths.csv line 3: output_length: must be a non-negative integer, got '-3'"
+    with pytest.raises(ValueError, match=message):
+        pairs(path, "csv")  # every row is read when the spec is built: a scenario-load error
     log = SkipLog()
     reader = open_trace(path, "csv", Columns(**COLUMNS), on_error="skip", log=log)
     batch = read_all(reader)
@@ -90,9 +90,9 @@ def test_a_bad_cell_of_a_length_table_names_its_line(tmp_path: Path) -> None:
 
 def test_a_bad_cell_of_a_parquet_length_table_names_its_row(tmp_path: Path) -> None:
     path = parquet_table(tmp_path, [1, 2, -5], [4, 5, 6])
-    message = r"^lengths.parquet row 3: input_length: must be a non-negative integer, got '-5'$"
-    with pytest.raises(TraceError, match=message):
-        _ = pairs(path, "parquet").pairs
+    message = r"lengths.parquet row 3: input_length: must be a non-negative integer, got '-5'"
+    with pytest.raises(ValueError, match=message):
+        pairs(path, "parquet")
     assert pairs(path, "parquet", on_error="skip").pairs[0].tolist() == [1, 2]
 
 
@@ -165,13 +165,23 @@ def test_a_bad_cell_far_down_a_large_table_is_reported_without_a_pandas_warning(
     path = csv_table(tmp_path, rows)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        with pytest.raises(TraceError, match=r"^lengths.csv line 250002: input_length: must be a non-negative integer"):
-            _ = pairs(path, "csv").pairs
+        with pytest.raises(ValueError, match=r"lengths.csv line 250002: input_length: must be a non-negative integer"):
+            pairs(path, "csv")
 
 
 @pytest.mark.parametrize("stamp", [pd.Timestamp("2020-01-01"), pd.Timedelta(seconds=3)], ids=["timestamp", "duration"])
 def test_a_date_time_or_duration_in_a_length_column_is_not_a_count(tmp_path: Path, stamp: object) -> None:
     path = tmp_path / "lengths.parquet"
     pd.DataFrame({"input_length": [stamp, stamp], "output_length": [4, 5]}).to_parquet(path)
-    with pytest.raises(TraceError, match=r"^lengths.parquet row 1: input_length: must be a non-negative integer"):
-        _ = pairs(path, "parquet").pairs
+    with pytest.raises(ValueError, match=r"lengths.parquet row 1: input_length: must be a non-negative integer"):
+        pairs(path, "parquet")
+
+
+def test_a_bad_cell_is_a_scenario_load_error_naming_the_field(tmp_path: Path) -> None:
+    path = csv_table(tmp_path, ["512,128", "30,-3"])
+    scenario = {**BASE, "workload": {"arrival": {"type": "poisson", "rate_per_s": 5.0},
+                                     "lengths": {"type": "trace_pairs", "path": str(path), "format": "csv",
+                                                 "columns": COLUMNS}}}
+    with pytest.raises(experiments.ScenarioError,
+                       match=r"workload.lengths: lengths.csv line 3: output_length: must be a non-negative integer"):
+        experiments.load_scenario(scenario)
