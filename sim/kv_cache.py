@@ -63,11 +63,7 @@ class KVCache:
         if extra > self.free_blocks:
             raise AssertionError(f"KV over capacity: request {req.id} needs {extra} blocks, {self.free_blocks} free")
         if extra:
-            if self._cached:
-                self._evict(extra)
-            self.used_blocks += extra
-            if self.used_blocks > self.peak_used_blocks:
-                self.peak_used_blocks = self.used_blocks
+            self._take(extra)
             if not req.kv_blocks:
                 self._holders[req.id] = req
             req.kv_blocks += extra
@@ -76,13 +72,17 @@ class KVCache:
         """Account ``extra`` blocks that requests already holding blocks took (a run of decode steps that
         the scheduler checked fits)."""
         if extra:
-            if self._cached:
-                self._evict(extra)
-            self.used_blocks += extra
-            if self.used_blocks > self.total_blocks:
-                raise AssertionError(f"KV over capacity: {self.used_blocks} of {self.total_blocks} blocks")
-            if self.used_blocks > self.peak_used_blocks:
-                self.peak_used_blocks = self.used_blocks
+            self._take(extra)
+
+    def _take(self, extra: int) -> None:
+        """``extra`` more blocks held (evicting cached prefixes for them), and the peak kept."""
+        if self._cached:
+            self._evict(extra)
+        self.used_blocks += extra
+        if self.used_blocks > self.total_blocks:
+            raise AssertionError(f"KV over capacity: {self.used_blocks} of {self.total_blocks} blocks")
+        if self.used_blocks > self.peak_used_blocks:
+            self.peak_used_blocks = self.used_blocks
 
     def release(self, req: Request, prefix_ids: tuple[int, ...] = ()) -> None:
         """Free the blocks of ``req``; with prefix caching its prefix blocks stay cached."""

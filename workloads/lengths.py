@@ -32,9 +32,6 @@ class TracePairs(Spec):
 
     @model_validator(mode="after")
     def _check(self) -> "TracePairs":
-        reader = open_trace(self.path, self.format, self.columns, self.time_unit, self.on_error)
-        if not reader.has_lengths:
-            raise TraceError(f"{self.path}: trace_pairs needs input and output length columns")
         _ = self._read  # every row now, so a bad cell is a load error naming this field (the run reuses them)
         return self
 
@@ -42,6 +39,8 @@ class TracePairs(Spec):
     def _read(self) -> "_Rows":
         log = SkipLog()
         reader = open_trace(self.path, self.format, self.columns, self.time_unit, self.on_error, log)
+        if not reader.has_lengths:
+            raise TraceError(f"{self.path}: trace_pairs needs input and output length columns")
         inputs, outputs = [], []
         for batch in reader.batches():
             inputs.append(batch.input_tokens)
