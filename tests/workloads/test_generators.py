@@ -180,14 +180,12 @@ def test_distribution_means(spec: dict) -> None:
         ({"type": "lognormal", "mean": 1024.0, "sigma": 0.8, "min": 48}, 48.0),
         ({"type": "gamma", "mean": 300.0, "cv": 1.5, "min": -3}, None),
         ({"type": "empirical", "values": [7.0, 2.0, 10.0]}, 2.0),
-        ({"type": "empirical", "path": "x.csv", "column": "c"}, None),
     ],
 )
 def test_lowest_is_the_smallest_clipped_draw(spec: dict, lowest: float | None) -> None:
     dist = TypeAdapter(Distribution).validate_python(spec)
     assert dist.lowest == lowest
-    if "path" not in spec:  # a file-based empirical law is not read here
-        assert dist.sample(np.random.default_rng(3), 20_000).min() >= (lowest if lowest is not None else 0.0)
+    assert dist.sample(np.random.default_rng(3), 20_000).min() >= (lowest if lowest is not None else 0.0)
 
 
 def test_time_and_token_distributions_reject_impossible_draws() -> None:
@@ -206,17 +204,53 @@ def test_time_and_token_distributions_reject_impossible_draws() -> None:
             adapter.validate_python(spec)
 
 
-def test_a_file_value_the_load_checks_cannot_see_is_an_error_not_a_clamp(tmp_path) -> None:  # noqa: ANN001
-    from workloads.distributions import sample_lengths, sample_times
+def test_an_empirical_file_is_read_when_the_spec_is_made_and_its_bounds_are_checked_by_role(tmp_path) -> None:  # noqa: ANN001
+    """A file's smallest and largest values are the law's support: a value no request may have is a load error
+    naming the file, column and line (it used to surface only if a run happened to draw it)."""
+    (tmp_path / "v.csv").write_text("t,note\n2,a\n\n-5,b\n7,c\n")
+    spec = {"type": "empirical", "path": str(tmp_path / "v.csv"), "column": "t"}
+    dist = TypeAdapter(Distribution).validate_python(spec)
+    assert (dist.lowest, dist.highest, dist.mean) == (-5.0, 7.0, 4.0 / 3.0)
+    where = re.escape(f"(lowest -5: {tmp_path / 'v.csv'} column 't' line 4)")  # line 3 is blank
+    with pytest.raises(ValueError, match=r"can draw fewer than 1 token " + where):
+        TypeAdapter(TokenDistribution).validate_python(spec)
+    with pytest.raises(ValueError, match=r"can draw negative times " + where):
+        TypeAdapter(TimeDistribution).validate_python(spec)
+    assert TypeAdapter(TokenDistribution).validate_python({**spec, "min": 1}).lowest == 1.0  # clipped by min: valid
+    (tmp_path / "big.csv").write_text("t\n5\n3000000000\n")
+    with pytest.raises(ValueError, match=r"can draw 3e\+09 tokens \(.*big.csv column 't' line 3\)"):
+        TypeAdapter(TokenDistribution).validate_python({**spec, "path": str(tmp_path / "big.csv")})
 
-    (tmp_path / "v.csv").write_text("t\n-5\n2\n")
-    dist = TypeAdapter(Distribution).validate_python({"type": "empirical", "path": str(tmp_path / "v.csv"),
-                                                      "column": "t"})
-    rng = np.random.default_rng(1)
-    with pytest.raises(ValueError, match=r"v.csv: column 't': the empirical token-count distribution drew -5"):
-        sample_lengths(dist, rng, 100)
-    with pytest.raises(ValueError, match=r"v.csv: column 't': the empirical time distribution drew -5 s"):
-        sample_times(dist, rng, 100)
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('t\n1\n"1,000"\n', "column 't' line 3: '1,000' is not a finite number"),
+        ("t\n1\n2,3\n", "cannot read: Error tokenizing data. C error: Expected 1 fields in line 3, saw 2"),
+        ("t\n1\n\n  \nabc\n", "column 't' line 5: 'abc' is not a finite number"),
+        ("\ufefft\n1\nnan\n", "column 't' line 3: 'nan' is not a finite number"),
+        ("t\n\n", "column 't' is empty"),
+        ("u\n1\n", "no column 't'; columns are ['u']"),
+    ],
+)
+def test_a_bad_empirical_file_is_named_with_its_line(tmp_path, text: str, message: str) -> None:  # noqa: ANN001
+    (tmp_path / "v.csv").write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError, match=re.escape(message)):
+        TypeAdapter(Distribution).validate_python({"type": "empirical", "path": str(tmp_path / "v.csv"), "column": "t"})
+
+
+def test_an_empirical_parquet_column_names_the_row_of_a_bad_value(tmp_path) -> None:  # noqa: ANN001
+    import pandas as pd
+
+    pd.DataFrame({"t": [3.0, 0.0, 4.0]}).to_parquet(tmp_path / "v.parquet")
+    spec = {"type": "empirical", "path": str(tmp_path / "v.parquet"), "column": "t"}
+    with pytest.raises(ValueError, match=r"lowest 0: .*v.parquet column 't' row 2\)"):
+        TypeAdapter(TokenDistribution).validate_python(spec)
+
+
+def test_a_draw_above_the_token_limit_is_an_error_not_a_clamp() -> None:
+    from workloads.distributions import sample_lengths
+
     huge = TypeAdapter(Distribution).validate_python({"type": "lognormal", "mean": 1e15, "sigma": 1})
     with pytest.raises(ValueError, match=r"the lognormal token-count distribution drew .*; token counts must be in"):
-        sample_lengths(huge, rng, 100)
+        sample_lengths(huge, np.random.default_rng(1), 100)
