@@ -33,7 +33,7 @@ import numpy as np
 from hardware_models.arith import SCALAR, VEC
 from hardware_models.catalog import Accelerator, ModelArch
 from hardware_models.interface import BatchWork, DoesNotFitError, PerformanceModel
-from hardware_models.transformer import TransformerCost, check_precision
+from hardware_models.transformer import TransformerCost, check_precision, kv_copies
 
 
 @dataclass(frozen=True)
@@ -74,12 +74,17 @@ class Layout:
 
 
 def check_layout_fits_model(layout: Layout, model: ModelArch) -> None:
-    """The splits every family shares: tensor parallelism splits the attention heads and expert parallelism
-    the experts of a mixture-of-experts model (raise ValueError). Pipeline depth is the family's business (a
+    """The splits every family shares: tensor parallelism splits the attention heads (and the KV heads, or
+    replicates them when there are fewer than devices) and expert parallelism the experts of a mixture-of-experts
+    model (raise ValueError). Pipeline depth is the family's business (a
     Groq replica spreads one layer over several chips)."""
     if model.heads % layout.tensor:
         raise ValueError(f"parallelism.tensor: {layout.tensor} does not divide {model.name}'s {model.heads} "
                          "attention heads")
+    try:
+        kv_copies(layout.tensor, model.kv_heads)
+    except ValueError as exc:
+        raise ValueError(f"{exc} of {model.name}") from None
     if layout.expert > 1 and not model.is_moe:
         raise ValueError(f"parallelism.expert: {model.name} is a dense model; expert parallelism needs a "
                          "mixture-of-experts model")
@@ -141,9 +146,9 @@ class RooflineModel(PerformanceModel):
         self.model = model
         self.precision = precision
         self.layout = layout
-        self.cost = TransformerCost(model, precision)
-        self.peak_flops_per_s = acc.peak_flops_per_s(precision)  # ValueError when unsupported
         check_layout_fits_model(layout, model)
+        self.cost = TransformerCost(model, precision, kv_copies(layout.tensor, model.kv_heads))
+        self.peak_flops_per_s = acc.peak_flops_per_s(precision)  # ValueError when unsupported
         self.validate_layout()
         self.devices = layout.devices
         self.compute_fraction = acc.compute_fraction(precision)

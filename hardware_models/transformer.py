@@ -13,6 +13,9 @@ Conventions (all per replica, i.e. summed over its devices, for the arrays of a 
   ``4 * layers * heads * head_dim * attention_pairs`` (grows with context).
 * Bytes: every weight the iteration touches is read once per iteration; the KV cache of every context token is
   read (``kv_read_tokens``) and the new tokens' KV is written.
+* Tensor parallelism wider than the KV heads (``tensor`` > ``kv_heads``, grouped-query attention) gives each
+  device one KV head, so every head is stored and read on ``tensor / kv_heads`` devices (``kv_copies``): the
+  replica's KV bytes per token grow by that factor (vLLM and TensorRT-LLM replicate the KV heads this way).
 * MoE: a token visits ``active_experts`` of ``experts``; a batch of T tokens touches, in expectation under
   uniform routing, ``E * (1 - (1 - k/E)**T)`` distinct experts per layer, whose weights are all read.
 """
@@ -104,6 +107,19 @@ def _experts_touched(ops: Any, t: Any, experts: int, miss: float) -> Any:
     return experts * (1.0 - ops.power(miss, t))
 
 
+def kv_copies(tensor: int, kv_heads: int) -> int:
+    """Devices that hold each KV head under ``tensor``-way tensor parallelism: 1 while the heads split evenly
+    (``kv_heads`` divisible by ``tensor``), ``tensor / kv_heads`` when there are fewer heads than devices."""
+    if tensor <= kv_heads:
+        if kv_heads % tensor:
+            raise ValueError(f"parallelism.tensor: {tensor} does not divide the {kv_heads} KV heads")
+        return 1
+    if tensor % kv_heads:
+        raise ValueError(f"parallelism.tensor: {tensor} is not a multiple of the {kv_heads} KV heads (a device "
+                         "holds whole KV heads: tensor must divide them or be a multiple of them)")
+    return tensor // kv_heads
+
+
 @dataclass(frozen=True)
 class IterationCost:
     """FLOPs and bytes of one or many iterations for the whole replica (arrays)."""
@@ -128,6 +144,8 @@ class TransformerCost:
 
     model: ModelArch
     precision: str
+    #: copies of each KV head the replica keeps (``kv_copies(tensor, kv_heads)``; 1 without replication)
+    kv_copies: int = 1
 
     @cached_property
     def counts(self) -> ParamCounts:
@@ -139,9 +157,9 @@ class TransformerCost:
 
     @property
     def kv_bytes_per_token(self) -> float:
-        """KV-cache bytes of one token, all layers (K and V)."""
+        """KV-cache bytes of one token held by the replica: all layers, K and V, each KV head ``kv_copies`` times."""
         m = self.model
-        return 2.0 * m.layers * m.kv_heads * m.head_dim * KV_BYTES[self.precision]
+        return 2.0 * m.layers * m.kv_heads * m.head_dim * KV_BYTES[self.precision] * self.kv_copies
 
     @property
     def expert_flops_per_token(self) -> float:

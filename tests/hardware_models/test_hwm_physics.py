@@ -11,7 +11,7 @@ import hardware_models as hm
 from hardware_models import BatchWork, DoesNotFitError
 from hardware_models.collectives import torus_allreduce_s, torus_diameter_hops, default_wraparound
 from hardware_models.gpu import ScaleUpFabric
-from hardware_models.transformer import TransformerCost, expected_experts_touched, param_counts
+from hardware_models.transformer import TransformerCost, expected_experts_touched, kv_copies, param_counts
 
 
 # ---------------------------------------------------------------- shared cost accounting
@@ -28,6 +28,24 @@ def test_llama2_7b_param_count_and_decode_flops() -> None:
     assert cost.attention_flops[0] == 4 * 32 * 32 * 128
     # KV: 2 (K,V) * 32 layers * 32 heads * 128 dims * 2 bytes = 512 KiB per token
     assert TransformerCost(m, "fp16").kv_bytes_per_token == 524288
+
+
+def test_tensor_parallelism_wider_than_the_kv_heads_replicates_them() -> None:
+    """Llama-3.1-70B has 8 KV heads: at TP16 each device holds one head, so each head is kept twice and a
+    token's KV takes 2 (K,V) * 80 layers * 8 heads * 128 dims * 1 byte (fp8) * 2 copies = 327,680 bytes."""
+    assert [kv_copies(t, 8) for t in (1, 2, 4, 8, 16, 32)] == [1, 1, 1, 1, 2, 4]
+    with pytest.raises(ValueError, match="3 does not divide the 8 KV heads"):
+        kv_copies(3, 8)
+    with pytest.raises(ValueError, match="12 is not a multiple of the 8 KV heads"):
+        kv_copies(12, 8)
+    tp8 = hm.build_performance_model("nvidia-h100-sxm", "llama-3.1-70b", "fp8", {"tensor": 8})
+    tp16 = hm.build_performance_model("nvidia-h100-sxm", "llama-3.1-70b", "fp8", {"tensor": 16})
+    assert (tp8.kv_bytes_per_token, tp16.kv_bytes_per_token) == (163840, 327680)
+    weights = TransformerCost(hm.get_model("llama-3.1-70b"), "fp8").total_weight_bytes
+    assert tp16.kv_capacity_tokens == int((16 * 80e9 * 0.9 - weights) // 327680)
+    # a decode step reads twice the KV bytes per token in all, so per device the same as at TP8
+    work = BatchWork.from_requests(np.array([64.0]), np.array([64 * 4096.0]))
+    assert tp16.cost.iteration(work).kv_bytes[0] == pytest.approx(2 * tp8.cost.iteration(work).kv_bytes[0])
 
 
 def test_moe_experts_touched() -> None:
