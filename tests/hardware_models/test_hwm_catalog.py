@@ -126,3 +126,22 @@ def test_no_catalog_or_bundled_yaml_gives_a_key_twice() -> None:
     assert len(files) > 50
     for path in files:
         parse_yaml(path.read_text(encoding="utf-8"))  # raises, naming the line, on a key given twice
+
+
+@pytest.mark.parametrize("name", hm.list_accelerators())
+def test_a_narrower_precision_never_computes_slower(name: str) -> None:
+    """Achieved compute (peak x efficiency factor) never falls when a SKU's precision narrows to one it lists at
+    a rate at least as high, and is the same for two precisions of one width at one rate (H100 INT8 and FP8 run
+    on the same tensor cores). Borrowed factors broke this twice: Gaudi 3 FP8 took the H100 fp8/bf16 ratio
+    although its FP8 rate equals its BF16 rate, and H100 INT8 took the 16-bit factor."""
+    from hardware_models.transformer import WEIGHT_BYTES
+
+    acc = hm.get_accelerator(name)
+    achieved = {p: acc.peak_flops_per_s(p) * acc.compute_fraction(p) for p in acc.raw.compute_flops_per_s}
+    for wide, wide_rate in achieved.items():
+        for narrow, narrow_rate in achieved.items():
+            if WEIGHT_BYTES[narrow] > WEIGHT_BYTES[wide] or acc.peak_flops_per_s(narrow) < acc.peak_flops_per_s(wide):
+                continue
+            assert narrow_rate >= wide_rate * (1 - 1e-12), f"{name}: {narrow} computes slower than {wide}"
+            if WEIGHT_BYTES[narrow] == WEIGHT_BYTES[wide] and acc.peak_flops_per_s(narrow) == acc.peak_flops_per_s(wide):
+                assert narrow_rate == pytest.approx(wide_rate), f"{name}: {narrow} and {wide} differ at one rate"
