@@ -32,11 +32,12 @@ class GaudiModel(RooflineModel):
         lay = self.layout
         eff = self.comm_fraction
         act = self.model.hidden * ACTIVATION_BYTES  # per token; t * act == t * hidden * 2 exactly
+        launch = self.acc.efficiency("collective_launch_s")  # per collective, as on the GPU family
         terms = []
         if lay.tensor > 1:
             count = self.cost.tensor_allreduces_per_iteration()
             allreduce = RingTreeAllReduce(lay.tensor, *self._links(lay.tensor), eff)
-            terms.append(lambda ops, t: count * allreduce(ops, t * act))
+            terms.append(lambda ops, t: count * (launch + allreduce(ops, t * act)))
         if lay.pipeline > 1:
             sends = lay.pipeline - 1
             send = PointToPoint(*self._links(self.devices), eff)
@@ -45,5 +46,5 @@ class GaudiModel(RooflineModel):
             count_a2a = self.cost.expert_alltoalls_per_iteration()
             k = self.model.active_experts
             alltoall = AllToAll(lay.expert, *self._links(lay.expert), eff)
-            terms.append(lambda ops, t: count_a2a * alltoall(ops, t * k * act))
+            terms.append(lambda ops, t: count_a2a * (launch + alltoall(ops, t * k * act)))
         return terms
