@@ -54,8 +54,13 @@ def hardware_plan(pool: Pool, scenario: Scenario, index: int) -> PoolPlan:
         return LLMReplica(env, pool_index, i, on_done, build_policy(spec, kv), timer, fast)  # type: ignore[arg-type]
 
     acc = get_accelerator(pool.hardware)  # type: ignore[arg-type]
+    hourly, purchase = pool.usd_per_device_hour, pool.purchase_usd_per_device
+    prices = acc.raw.price
     pricing = PoolPricing(pool.name, acc.name, perf.devices * pool.replicas, acc.idle_w, acc.busy_w,
-                          acc.usd_per_device_hour, acc.purchase_usd)
+                          hourly if hourly is not None else acc.usd_per_device_hour,
+                          purchase if purchase is not None else acc.purchase_usd,
+                          _price_source(hourly, prices.usd_per_device_hour),
+                          _price_source(purchase, prices.purchase_usd))
     link = None
     if pool.role == "prefill":
         t = scenario.fleet.kv_transfer
@@ -66,4 +71,11 @@ def hardware_plan(pool: Pool, scenario: Scenario, index: int) -> PoolPlan:
                     link=link)
 
 
-
+def _price_source(given: float | None, catalog: Any) -> str | None:
+    """Where a pool's price comes from: 'scenario' (the pool gives it), the catalog entry's source and date, or
+    None when neither has one."""
+    if given is not None:
+        return "scenario"
+    if catalog is None:
+        return None
+    return f"{catalog.source} ({catalog.date})" if getattr(catalog, "date", None) else catalog.source

@@ -109,7 +109,8 @@ def cost_table(cost: dict[str, Any]) -> str:
     for name, p in cost["pools"].items():
         usd = p.get("usd")
         rows.append([name, p["hardware"], str(p["devices"]), number(p["energy_kwh"]),
-                     p["basis"] if usd is not None else "no published price",
+                     ("no published price" if usd is None
+                      else p["basis"] + (" (yours)" if p.get("price_source") == "scenario" else "")),
                      "-" if usd is None else f"${number(usd)}",
                      "-" if p.get("usd_per_month") is None else f"${number(p['usd_per_month'])}"])
     text = table(["pool", "hardware", "devices", "energy kWh", "pricing", "cost", "per month"], rows, "<<>><>>")
@@ -135,10 +136,38 @@ def _kv_cap_warnings(scenario: Any, summary: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _cost_warnings(scenario: Any, summary: dict[str, Any]) -> list[str]:
+    """Costs a person could misread: a pool costed on another basis than ``cost.pricing`` asks (its SKU has no
+    such price), a pool without any price, and catalog hourly prices of different SKUs, which come from
+    different sellers and dates (a like-for-like comparison needs the pools' own prices)."""
+    cost = summary.get("cost") or {}
+    wanted = scenario.cost.pricing
+    lines, catalog_hourly = [], {}
+    for i, pool in enumerate(scenario.fleet.pools):
+        priced = cost.get("pools", {}).get(pool.name)
+        if priced is None:
+            continue  # the service model
+        key = "usd_per_device_hour" if wanted == "cloud" else "purchase_usd_per_device"
+        if priced["basis"] == "none":
+            lines.append(f"pool {pool.name}: {priced['hardware']} has no price in the catalog, so the run has no "
+                         f"total cost: give fleet.pools[{i}].usd_per_device_hour or .purchase_usd_per_device")
+        elif priced["basis"] != wanted:
+            lines.append(f"pool {pool.name}: costed as {priced['basis']}, not {wanted} (cost.pricing): "
+                         f"{priced['hardware']} has no {wanted} price in the catalog; give fleet.pools[{i}].{key} "
+                         "to cost every pool on one basis")
+        elif priced["basis"] == "cloud" and priced.get("price_source") != "scenario":
+            catalog_hourly[pool.name] = (priced["hardware"], priced.get("price_source"))
+    if len({hw for hw, _ in catalog_hourly.values()}) > 1:
+        lines.append("hourly prices from the catalog come from different sellers and dates ("
+                     + "; ".join(f"{name}: {src}" for name, (_, src) in catalog_hourly.items())
+                     + "): for a like-for-like comparison give each pool your own usd_per_device_hour")
+    return lines
+
+
 def run_warnings(requests: Any, summary: dict[str, Any], scenario: Any = None) -> list[str]:
     """What a person should not miss in a finished run: trace rows skipped, requests dropped (by
-    reason), a KV cache that ran (nearly) full or was capped above what memory holds (given the
-    ``scenario``), and an observation window that holds no request."""
+    reason), a KV cache that ran (nearly) full or was capped above what memory holds, costs on mixed bases
+    or prices (these two given the ``scenario``), and an observation window that holds no request."""
     lines = [f"{count:,} trace row(s) skipped: {reason}"
              for reason, count in (summary.get("workload") or {}).get("skipped_rows", {}).items()]
     dropped = requests.loc[requests["status"] == "dropped", "reason"].value_counts()
@@ -155,6 +184,7 @@ def run_warnings(requests: Any, summary: dict[str, Any], scenario: Any = None) -
                          "depend on the KV capacity (a little less memory and requests wait for it)")
     if scenario is not None:
         lines += _kv_cap_warnings(scenario, summary)
+        lines += _cost_warnings(scenario, summary)
     if summary["counts"]["total"] == 0:
         lines.append(f"no request arrived in the observation window [{summary['warmup_s']:g}, "
                      f"{summary['end_s']:g}) s: every statistic is empty (is warmup_s after the end of the run?)")

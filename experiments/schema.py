@@ -102,6 +102,10 @@ class Pool(Spec):
     role: Literal["mixed", "prefill", "decode"] = Field(
         default="mixed", description="disaggregated serving: prefill pools hand KV caches to decode pools"
     )
+    usd_per_device_hour: PositiveFloat | None = Field(
+        default=None, description="your hourly price per device (a quote), in place of the catalog's (cost.pricing: cloud)")
+    purchase_usd_per_device: PositiveFloat | None = Field(
+        default=None, description="your purchase price per device, in place of the catalog's (cost.pricing: owned)")
 
     @model_validator(mode="before")
     @classmethod
@@ -120,6 +124,9 @@ class Pool(Spec):
             raise ValueError(f"scheduler: hardware pools take continuous, chunked_prefill or static, got {kind!r}")
         if self.is_service and self.role != "mixed":
             raise ValueError(f"role: the service model has no prefill or decode phase, got {self.role!r}")
+        for key in ("usd_per_device_hour", "purchase_usd_per_device"):
+            if self.is_service and getattr(self, key) is not None:
+                raise ValueError(f"{key}: the service model has no devices to price")
         return self
 
     @property

@@ -5,8 +5,9 @@ Cost, per pool:
 * ``cloud``: device-hours x the SKU's hourly price (which includes power and facility);
 * ``owned``: purchase price amortised linearly over ``amortization_years`` plus facility energy x the
   electricity price.
-A SKU without an hourly price is costed as owned, and one without either price is reported without cost;
-the summary says which basis each pool used.
+A pool may give its own prices (a quote) in place of the catalog's. A SKU without an hourly price is costed as
+owned, and one without either price is reported without cost; the summary says which basis each pool used and
+where its price came from.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ class PoolPricing:
     busy_w: float
     usd_per_device_hour: float | None
     purchase_usd: float | None
+    #: where each price comes from ('scenario', or the catalog entry's source); None without a price
+    hourly_source: str | None = None
+    purchase_source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,7 @@ def pool_cost(p: PoolPricing, utilisation: float, span_s: float, params: CostPar
         "device_hours": device_hours,
         "energy_kwh": energy_kwh,
         "basis": basis,
+        "price_source": {"cloud": p.hourly_source, "owned": p.purchase_source}.get(basis),
         "usd": usd,
         "usd_per_month": usd / span_s * SECONDS_PER_YEAR / 12.0 if span_s > 0 else math.nan,
     }

@@ -286,3 +286,45 @@ def test_a_kv_cap_above_what_memory_holds_is_reported_not_silently_ignored(tmp_p
     assert held["pools"]["gpu"]["kv_cache"]["capacity_tokens"] == 992  # 62 blocks of 16: the cap, as blocks
     too_big = cli(10**9)
     assert "warning: fleet.pools[0].scheduler.kv_capacity_tokens: 1,000,000,000 is more than a replica's memory holds (" in too_big
+
+
+def _priced_fleet(**pool_extra: object) -> dict:
+    pools = [{"name": "h100", "hardware": "nvidia-h100-sxm"}, {"name": "mi300x", "hardware": "amd-mi300x"},
+             {"name": "gaudi", "hardware": "intel-gaudi3", "precision": "bf16"}]
+    pools[0].update(pool_extra)
+    return {"name": "priced", "seed": 1, "horizon": {"requests": 60}, "model": "llama-3.1-8b", "precision": "fp8",
+            "workload": {"arrival": {"type": "poisson", "rate_per_s": 20},
+                         "input_tokens": {"type": "fixed", "value": 200}, "output_tokens": {"type": "fixed", "value": 20}},
+            "fleet": {"pools": pools}}
+
+
+def test_a_pool_can_give_its_own_prices_and_mixed_costs_are_warned() -> None:
+    """Catalog hourly prices come from different sellers (H100: AWS capacity blocks; MI300X: a market rate) and
+    Gaudi 3 has only a purchase price, so without the pools' own prices the run says its costs do not compare."""
+    from experiments.report import run_warnings
+
+    result = run(_priced_fleet())
+    pools = result.summary["cost"]["pools"]
+    assert [pools[n]["basis"] for n in ("h100", "mi300x", "gaudi")] == ["cloud", "cloud", "owned"]
+    assert "AWS capacity blocks" in pools["h100"]["price_source"]
+    warnings = run_warnings(result.requests, result.summary, result.scenario)
+    assert any(w.startswith("pool gaudi: costed as owned, not cloud (cost.pricing)") for w in warnings)
+    assert any(w.startswith("hourly prices from the catalog come from different sellers") for w in warnings)
+
+    quoted = _priced_fleet(usd_per_device_hour=2.5)
+    quoted["fleet"]["pools"][1]["usd_per_device_hour"] = 2.0
+    quoted["fleet"]["pools"][2]["usd_per_device_hour"] = 3.0
+    result = run(quoted)
+    pools = result.summary["cost"]["pools"]
+    assert all(p["basis"] == "cloud" and p["price_source"] == "scenario" for p in pools.values())
+    assert pools["h100"]["usd"] == pytest.approx(pools["h100"]["device_hours"] * 2.5)
+    assert run_warnings(result.requests, result.summary, result.scenario) == []
+
+
+def test_a_service_pool_cannot_be_priced() -> None:
+    import experiments
+
+    scenario = small()
+    scenario["fleet"]["pools"][0]["usd_per_device_hour"] = 1.0
+    with pytest.raises(experiments.ScenarioError, match=r"usd_per_device_hour: the service model has no devices"):
+        experiments.load_scenario(scenario)
