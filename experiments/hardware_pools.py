@@ -26,7 +26,7 @@ def pool_precision(pool: Pool, scenario: Scenario) -> str:
 def performance_model(pool: Pool, scenario: Scenario, index: int) -> PerformanceModel:
     """The pool's performance model; a model that does not fit (or a bad layout) names the pool's field."""
     assert isinstance(pool.hardware, str) and scenario.model is not None
-    layout: dict[str, Any] = pool.parallelism.model_dump(exclude_none=True)
+    layout: dict[str, Any] = pool.parallelism.model_dump(exclude_none=True, exclude={"micro_batches"})
     where = f"fleet.pools[{index}]"  # names, precision and slice were checked at load (schema._catalog_problems)
     try:
         return build_performance_model(pool.hardware, scenario.model, pool_precision(pool, scenario), layout)
@@ -48,9 +48,17 @@ def hardware_plan(pool: Pool, scenario: Scenario, index: int) -> PoolPlan:
     prefix = bool(getattr(spec, "prefix_caching", False))
     cap = getattr(spec, "kv_capacity_tokens", None)
     capacity = min(perf.kv_capacity_tokens, cap) if cap else perf.kv_capacity_tokens
+    # a pipelined replica runs ``batches`` engines (vLLM's virtual engines), each a full pass per iteration
+    # on an equal share of the KV cache; records name the physical replica
+    batches = pool.parallelism.batches_in_flight
+    share = capacity // batches
+    if share < spec.block_tokens:  # type: ignore[union-attr]
+        raise ValueError(f"fleet.pools[{index}].parallelism.micro_batches: {batches} batches in flight leave each "
+                         f"{share} KV tokens, less than one block of {spec.block_tokens}: keep fewer in flight")  # type: ignore[union-attr]
+    owner = "the replica" if batches == 1 else f"each of the replica's {batches} batches in flight (micro_batches)"
 
     def factory(env: Any, pool_index: int, i: int, on_done: DoneCallback, rng: np.random.Generator) -> LLMReplica:
-        kv = KVCache(capacity, spec.block_tokens, prefix, spec.prefix_block_tokens)  # type: ignore[union-attr]
+        kv = KVCache(share, spec.block_tokens, prefix, spec.prefix_block_tokens, owner)  # type: ignore[union-attr]
         return LLMReplica(env, pool_index, i, on_done, build_policy(spec, kv), timer, fast)  # type: ignore[arg-type]
 
     acc = get_accelerator(pool.hardware)  # type: ignore[arg-type]
@@ -68,7 +76,7 @@ def hardware_plan(pool: Pool, scenario: Scenario, index: int) -> PoolPlan:
         latency = t.latency_s if t.latency_s is not None else acc.ic("scale_out_latency_s")
         link = LinkSpec(bandwidth, latency, perf.kv_bytes_per_token)
     return PoolPlan(pool.name, pool.replicas, factory, servers_per_replica=0, pricing=pricing, role=pool.role,
-                    link=link)
+                    link=link, engines_per_replica=batches)
 
 
 def _price_source(given: float | None, catalog: Any) -> str | None:

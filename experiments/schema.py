@@ -40,12 +40,27 @@ class Horizon(Spec):
 
 
 class Parallelism(Spec):
-    """Chips per replica = tensor x pipeline x expert; a TPU replica may name its torus ``slice``."""
+    """Chips per replica = tensor x pipeline x expert; a TPU replica may name its torus ``slice``. A replica
+    with pipeline stages keeps ``micro_batches`` batches in flight (vLLM's virtual engines), each with its own
+    scheduler and an equal share of the KV cache, so its stages work on different batches at once."""
 
     tensor: PositiveInt = 1
     pipeline: PositiveInt = 1
     expert: PositiveInt = 1
     slice: str | None = None
+    micro_batches: PositiveInt | None = Field(
+        default=None, description="batches in flight through the pipeline stages, 1 to pipeline (default: pipeline)")
+
+    @property
+    def batches_in_flight(self) -> int:
+        return self.micro_batches if self.micro_batches is not None else self.pipeline
+
+    @model_validator(mode="after")
+    def _check_micro_batches(self) -> "Parallelism":
+        if self.micro_batches is not None and self.micro_batches > self.pipeline:
+            raise ValueError(f"micro_batches: at most one batch per pipeline stage ({self.pipeline}), "
+                             f"got {self.micro_batches}")
+        return self
 
     @model_validator(mode="after")
     def _check_slice(self) -> "Parallelism":

@@ -9,8 +9,9 @@ over their QSFP ports. For one iteration:
     latency        = depth (layers) x stage time + card-to-card transfers + per-step overhead
     initiation interval (throughput) = the busiest card's share: layers per card x stage time
 
-``iteration_time_s`` is the latency (the engine runs one iteration at a time); ``initiation_interval_s``
-gives the rate at which a pipelined design could accept new iterations. The LM head is spread over the layer
+``iteration_time_s`` is the latency of one batch's pass; the serving engine keeps up to ``pipeline`` batches
+in flight (``parallelism.micro_batches``), so under load a replica accepts a batch about every
+``initiation_interval_s`` (exactly so when the cards' shares are equal). The LM head is spread over the layer
 stages (an approximation: it is 2-4% of the weights of the catalog models).
 """
 

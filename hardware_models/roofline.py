@@ -1,8 +1,8 @@
 """The roofline shared by the memory-attached families (GPU, Gaudi, TPU; FPGA and wafer reuse pieces).
 
 Per iteration of a replica with ``tensor`` x ``expert`` devices per pipeline stage and ``pipeline`` stages
-run one after the other (one batch in flight, no micro-batch overlap: the engine prices one iteration at a
-time):
+run one after the other (the time of one batch's full pass; the serving engine overlaps passes by keeping
+several batches in flight, ``parallelism.micro_batches``):
 
     time = blend(linear_flops / (W * peak * compute_fraction), weight_bytes / (W * bandwidth * memory_bandwidth_fraction))
          + blend(attention_flops / (W * peak * compute_fraction), kv_bytes / (W * bandwidth * memory_bandwidth_fraction))

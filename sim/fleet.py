@@ -48,10 +48,15 @@ class PoolPlan:
     #: "mixed" serves whole requests; "prefill" hands the KV cache over ``link`` to a "decode" pool
     role: str = "mixed"
     link: LinkSpec | None = None
+    #: engines per replica, each built by ``factory`` with the replica's index: a pipelined replica keeps one
+    #: batch in flight per engine (vLLM's virtual engines); its records and utilisation are the replica's
+    engines_per_replica: int = 1
 
     def __post_init__(self) -> None:
         if self.replicas < 1:
             raise ValueError(f"pool {self.name!r}: replicas must be >= 1, got {self.replicas}")
+        if self.engines_per_replica < 1:
+            raise ValueError(f"pool {self.name!r}: engines_per_replica must be >= 1, got {self.engines_per_replica}")
         if self.role not in ("mixed", "prefill", "decode"):
             raise ValueError(f"pool {self.name!r}: role must be mixed, prefill or decode, got {self.role!r}")
         if self.role == "prefill" and self.link is None:
@@ -114,8 +119,10 @@ class Simulation:
     def _build_replicas(self, fleet_seed: np.random.SeedSequence) -> list[Replica]:
         replicas: list[Replica] = []
         for pool_index, (plan, pool_seed) in enumerate(zip(self.pools, fleet_seed.spawn(len(self.pools)))):
-            for i, replica_seed in enumerate(pool_seed.spawn(plan.replicas)):
-                replicas.append(plan.factory(self.env, pool_index, i, self._done, np.random.default_rng(replica_seed)))
+            engines = plan.engines_per_replica
+            for i, replica_seed in enumerate(pool_seed.spawn(plan.replicas * engines)):
+                replicas.append(plan.factory(self.env, pool_index, i // engines, self._done,
+                                             np.random.default_rng(replica_seed)))
         return replicas
 
     def _build_router(self, spec: RouterSpec, replicas: list[Replica], seed: np.random.SeedSequence) -> Router:
@@ -123,11 +130,15 @@ class Simulation:
         return spec.build([r.view() for r in replicas], names, self.workload.class_names, np.random.default_rng(seed))
 
     def _connect_prefill_links(self) -> None:
-        """Each prefill replica sends its KV caches over a link of its own."""
+        """Each prefill replica sends its KV caches over a link of its own (the engines of a pipelined replica,
+        which share its ``index``, share its link)."""
+        links: dict[tuple[int, int], KVLink] = {}
         for replica in self.replicas:
             plan = self.pools[replica.pool]
             if plan.role == "prefill" and plan.link is not None:
-                link = KVLink(self.env, plan.link, self._deliver)
+                link = links.get((replica.pool, replica.index))
+                if link is None:
+                    link = links[replica.pool, replica.index] = KVLink(self.env, plan.link, self._deliver)
                 replica.handoff = partial(self._handoff, link)  # type: ignore[attr-defined]
 
     # ---- open arrivals -------------------------------------------------------------------------

@@ -20,8 +20,11 @@ class KVCache:
     """Blocks of one replica: held by running requests, cached for reuse, or free."""
 
     def __init__(
-        self, capacity_tokens: int, block_tokens: int = 16, prefix_caching: bool = False, prefix_block_tokens: int = 512
+        self, capacity_tokens: int, block_tokens: int = 16, prefix_caching: bool = False, prefix_block_tokens: int = 512,
+        owner: str = "the replica",
     ) -> None:
+        #: who holds this cache, as drop reasons name it ("the replica", or one engine of a pipelined replica)
+        self.owner = owner
         if block_tokens < 1:
             raise ValueError(f"block_tokens must be >= 1, got {block_tokens}")
         if capacity_tokens < block_tokens:

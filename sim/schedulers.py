@@ -148,7 +148,7 @@ class ContinuousPolicy:
             return f"prompt of {req.input_tokens} tokens exceeds max_batch_tokens {self.spec.max_batch_tokens}"
         need = blocks_for(req.tokens_to_compute, self.kv.block_tokens)
         if need > self.kv.total_blocks:
-            return f"needs {need} KV blocks, the replica has {self.kv.total_blocks}"
+            return f"needs {need} KV blocks, {self.kv.owner} has {self.kv.total_blocks}"
         if self.kv.prefix_caching and req.prefix_ids and req.computed_tokens == 0:
             hits = self.kv.cached_prefix_blocks(req.prefix_ids)
             req.cached_tokens = min(hits * self.kv.prefix_block_tokens, req.input_tokens - 1)
@@ -438,7 +438,7 @@ class StaticPolicy:
             return "empty prompt (0 input tokens)"
         need = blocks_for(req.tokens_to_compute, self.kv.block_tokens)
         if need > self.kv.total_blocks:
-            return f"needs {need} KV blocks, the replica has {self.kv.total_blocks}"
+            return f"needs {need} KV blocks, {self.kv.owner} has {self.kv.total_blocks}"
         self._waiting.append(req)
         return None
 

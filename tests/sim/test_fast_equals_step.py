@@ -135,3 +135,20 @@ def test_a_time_horizon_inside_a_decode_run_gives_equal_kv_peaks_and_token_gaps(
     assert (fast.requests["status"] == "unfinished").all()  # every request was still decoding at the horizon
     assert fast.summary["pools"]["gpu"]["kv_cache"] == step.summary["pools"]["gpu"]["kv_cache"]
     assert fast.summary["itl_s"] == step.summary["itl_s"] and fast.summary["itl_s"]["tokens"] > 0
+
+
+def test_fast_mode_equals_step_mode_with_batches_in_flight_through_pipeline_stages() -> None:
+    """Two replicas of two pipeline stages, two batches in flight each (four engines with half a KV cache), one
+    of them prefilling for a decode pool: the engines of a replica share its record index and its KV link."""
+    s = copy.deepcopy(BASE)
+    s["fleet"] = {"pools": [
+        {"name": "pre", "hardware": "nvidia-h100-sxm", "parallelism": {"tensor": 2, "pipeline": 2}, "role": "prefill",
+         "scheduler": {"type": "chunked_prefill", "max_batch_tokens": 2048}},
+        {"name": "gpu", "hardware": "nvidia-h100-sxm", "parallelism": {"pipeline": 2}, "replicas": 2,
+         "role": "decode", "scheduler": {"type": "continuous", "kv_capacity_tokens": 30_000}}],
+        "router": {"type": "round_robin"}}
+    fast = run(s).requests
+    step = run({**s, "engine": {"mode": "step"}}).requests
+    pd.testing.assert_frame_equal(fast, step, check_exact=True)
+    assert (fast["status"] == "ok").all() and fast["preemptions"].sum() > 0
+    assert set(fast["replica"]) == {0, 1}  # physical replicas, not engines
