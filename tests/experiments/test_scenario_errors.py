@@ -116,7 +116,7 @@ def test_hardware_pool_errors_name_the_field(tmp_path: Path) -> None:
         "fleet: {pools: [{name: gpu, hardware: nvidia-h100-sxm, parallelism: {tensor: 8}}]}\n"
     )
     cases = {
-        (): "fleet.pools[0]: llama-3.1-405b in bf16 needs at least 12 nvidia-h100-sxm for weights alone",
+        (): "fleet.pools[0]: llama-3.1-405b in bf16 needs at least 11 nvidia-h100-sxm for weights alone",
         ("fleet.pools[0].hardware=nvidia-h900",): "fleet.pools[0].hardware: unknown accelerator 'nvidia-h900'",
         ("model=llama-9",): "model: unknown model 'llama-9'",
         ("precision=fp4",): "does not support precision 'fp4'",

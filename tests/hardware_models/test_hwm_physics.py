@@ -42,7 +42,7 @@ def test_tensor_parallelism_wider_than_the_kv_heads_replicates_them() -> None:
     tp16 = hm.build_performance_model("nvidia-h100-sxm", "llama-3.1-70b", "fp8", {"tensor": 16})
     assert (tp8.kv_bytes_per_token, tp16.kv_bytes_per_token) == (163840, 327680)
     weights = TransformerCost(hm.get_model("llama-3.1-70b"), "fp8").total_weight_bytes
-    assert tp16.kv_capacity_tokens == int((16 * 80e9 * 0.9 - weights) // 327680)
+    assert tp16.kv_capacity_tokens == int((16 * 85_520_809_984 * 0.9 - weights) // 327680)
     # a decode step reads twice the KV bytes per token in all, so per device the same as at TP8
     work = BatchWork.from_requests(np.array([64.0]), np.array([64 * 4096.0]))
     assert tp16.cost.iteration(work).kv_bytes[0] == pytest.approx(2 * tp8.cost.iteration(work).kv_bytes[0])
