@@ -142,6 +142,11 @@ class Pool(Spec):
         for key in ("usd_per_device_hour", "purchase_usd_per_device"):
             if self.is_service and getattr(self, key) is not None:
                 raise ValueError(f"{key}: the service model has no devices to price")
+        cap, batches = getattr(self.scheduler, "kv_capacity_tokens", None), self.parallelism.batches_in_flight
+        if cap is not None and batches > 1 and cap // batches < self.scheduler.block_tokens:  # type: ignore[union-attr]
+            raise ValueError(f"parallelism.micro_batches: {batches} batches in flight would each hold "
+                             f"{cap // batches} of scheduler.kv_capacity_tokens ({cap}), less than one block of "
+                             f"{self.scheduler.block_tokens}: keep fewer in flight or raise the cap")  # type: ignore[union-attr]
         return self
 
     @property

@@ -68,8 +68,9 @@ def test_micro_batches_beyond_the_stages_are_refused(parallelism: dict, message:
 
 
 def test_batches_in_flight_need_a_kv_block_each() -> None:
-    s = with_batches(4, requests=2)
+    """A cap too small to share is a load error (the default takes one batch per stage, so it names the key)."""
+    s = with_batches(None, requests=2)
     s["fleet"]["pools"][0]["scheduler"]["kv_capacity_tokens"] = 40
-    with pytest.raises(ValueError, match=r"fleet.pools\[0\].parallelism.micro_batches: 4 batches in flight leave each "
-                                         r"10 KV tokens, less than one block of 16"):
-        run(s)
+    with pytest.raises(experiments.ScenarioError, match=r"fleet.pools\[0\]: parallelism.micro_batches: 4 batches in "
+                                                        r"flight would each hold 10 of scheduler.kv_capacity_tokens"):
+        experiments.load_scenario(s)
