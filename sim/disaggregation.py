@@ -52,4 +52,4 @@ class KVLink:
         arrive = self._free_at + self.spec.latency_s
         req.transfer_s = arrive - now
         self.bytes_sent += nbytes
-        CallbackTimeout(self.env, arrive - now, req, lambda ev: self._deliver(ev._value))  # type: ignore[attr-defined]
+        CallbackTimeout.at(self.env, arrive, req, lambda ev: self._deliver(ev._value))  # type: ignore[attr-defined]

@@ -80,7 +80,7 @@ class DispatchBatcher:
         if self._timer_due_s is not None and self._timer_due_s <= due:
             return  # an earlier timer re-arms when it finds the window still open
         self._timer_due_s = due
-        CallbackTimeout(self.env, max(due - now, 0.0), None, self._on_timer)
+        CallbackTimeout.at(self.env, max(due, now), None, self._on_timer)
 
     def _on_timer(self, _event: simpy.Event) -> None:
         now = self.env.now

@@ -33,6 +33,10 @@ ReplicaFactory = Callable[[simpy.Environment, int, int, DoneCallback, np.random.
 ATTRIBUTE_BATCH = 1024
 
 
+#: closed-loop requests refused in a row at one instant after which the clients are taken to be refused forever
+INSTANT_REFUSALS_LIMIT = 100_000
+
+
 @dataclass(frozen=True)
 class PoolPlan:
     """How to build one pool: its name, size and a factory for its replicas."""
@@ -105,6 +109,9 @@ class Simulation:
             self._connect_prefill_links()
         self._priorities = [c.priority for c in workload.classes]
         self.issued = 0
+        #: when a request last arrived or ended (the end of a run that no time horizon stopped)
+        self.last_activity_s = 0.0
+        self._refusal_instant_s, self._refusals_in_a_row = math.nan, 0  # closed-loop refusals at one instant
         self.ended = 0
         self._closed = isinstance(workload.arrival, ClosedLoop)
         if self._closed:
@@ -121,8 +128,9 @@ class Simulation:
         for pool_index, (plan, pool_seed) in enumerate(zip(self.pools, fleet_seed.spawn(len(self.pools)))):
             engines = plan.engines_per_replica
             for i, replica_seed in enumerate(pool_seed.spawn(plan.replicas * engines)):
-                replicas.append(plan.factory(self.env, pool_index, i // engines, self._done,
-                                             np.random.default_rng(replica_seed)))
+                replica = plan.factory(self.env, pool_index, i // engines, self._done, np.random.default_rng(replica_seed))
+                replica.rank = len(replicas)
+                replicas.append(replica)
         return replicas
 
     def _build_router(self, spec: RouterSpec, replicas: list[Replica], seed: np.random.SeedSequence) -> Router:
@@ -159,8 +167,7 @@ class Simulation:
     def _schedule_arrival(self) -> None:
         if self._pos == len(self._times):
             return
-        delay = max(self._times[self._pos] - self.env.now, 0.0)
-        CallbackTimeout(self.env, delay, None, self._on_arrival_callback)
+        CallbackTimeout.at(self.env, max(self._times[self._pos], self.env.now), None, self._on_arrival_callback)
 
     def _on_arrival(self, _event: simpy.Event) -> None:
         now = self.env.now
@@ -178,6 +185,7 @@ class Simulation:
     def _submit(
         self, input_tokens: int, output_tokens: int, cls: int, client: int, prefix: tuple[int, ...] = ()
     ) -> None:
+        self.last_activity_s = self.env.now
         req = Request(self.issued, cls, self._priorities[cls], input_tokens, output_tokens, self.env.now, client)
         req.prefix_ids = prefix
         self.issued += 1
@@ -240,10 +248,32 @@ class Simulation:
 
     # ---- bookkeeping ---------------------------------------------------------------------------
     def _done(self, req: Request, status: Status, reason: str) -> None:
+        now = self.env.now
+        self.last_activity_s = now
         self.records.add(req, status, reason)
         self.ended += 1
         if self._closed and req.client >= 0:
-            self._think_then_submit(req.client)
+            if status is Status.DROPPED and req.arrival_s == now:
+                self._refused_at_issue(req, reason)
+            else:
+                self._refusals_in_a_row = 0
+                self._think_then_submit(req.client)
+
+    def _refused_at_issue(self, req: Request, reason: str) -> None:
+        """A closed-loop request refused the instant it was issued: its client goes on through the event queue
+        (a direct call nests once per refusal, and a client whose every request is refused would exhaust the
+        stack). Without a think time and a request bound, such clients would re-issue at one instant forever:
+        after ``INSTANT_REFUSALS_LIMIT`` refusals in a row there, the run stops with an error that says so."""
+        now = self.env.now
+        if now != self._refusal_instant_s:
+            self._refusal_instant_s, self._refusals_in_a_row = now, 0
+        self._refusals_in_a_row += 1
+        if self._refusals_in_a_row > INSTANT_REFUSALS_LIMIT and self.max_requests is None:
+            raise ValueError(
+                f"closed loop: {self._refusals_in_a_row - 1:,} requests in a row were refused the instant they were "
+                f"issued at t = {now:g} s (last: {reason}); with no think time the clients would re-issue there "
+                "forever: give the clients a think time, bound the run by requests, or make the requests fit")
+        CallbackTimeout.at(self.env, now, req.client, lambda ev: self._think_then_submit(ev._value))  # type: ignore[attr-defined]
 
     def advance(self, max_events: int) -> bool:
         """Process up to ``max_events`` events; True once the horizon is reached or nothing is left."""
@@ -286,7 +316,10 @@ class Simulation:
 
     @property
     def end_s(self) -> float:
-        """The end of the observed period: the horizon time if it stopped the run, else the last event."""
+        """The end of the observed period: the horizon time if it stopped the run, else the last time a request
+        arrived or ended. (Not the last event: a wake-up that a cut run left behind, or a closed-loop client's
+        think time after the last request, does nothing, and the fast mode has such wake-ups where the step mode
+        has none.)"""
         if self.until_s is not None and self.env.peek() != math.inf:
             return self.until_s
-        return float(self.env.now)
+        return self.last_activity_s

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from heapq import heappush
 from collections.abc import Callable, Iterable
 
 import simpy
@@ -28,6 +29,31 @@ class CallbackTimeout(Event):
         self._ok = True
         env.schedule(self, NORMAL, delay_s)
 
+    @classmethod
+    def at(cls, env: simpy.Environment, time_s: float, value: object, callback: Callable[[Event], None],
+           priority: int = NORMAL) -> "CallbackTimeout":
+        """The same event at the absolute time ``time_s`` (>= now), exactly: ``env.now`` is ``time_s`` when it
+        fires. ``schedule`` adds a delay to ``now``, and ``now + (time_s - now)`` can miss ``time_s`` by a unit
+        in the last place, which let two engine modes that compute the same time order events differently.
+        Events at one time fire by ``priority`` (lower first), then in the order they were made."""
+        if time_s < env.now:
+            raise ValueError(f"time {time_s} is before now ({env.now})")
+        event = cls.__new__(cls)
+        event.env = env
+        event.callbacks = [callback]
+        event._value = value
+        event._ok = True
+        heappush(env._queue, (time_s, priority, next(env._eid), event))  # what Environment.schedule does, at time_s
+        return event
+
+
+def wake_priority(rank: int) -> int:
+    """The event priority of the replica of fleet-wide ``rank``'s wake-ups: before every other event at the same
+    time (a batch that ends at t frees its capacity for an arrival at t), replicas in fleet order. The fast mode
+    makes a run's wake-up when the run starts and the step mode at its last iteration, so creation order (SimPy's
+    tie-break) would differ between them."""
+    return NORMAL - 1_000_000 + rank
+
 
 class Replica(ABC):
     """One serving unit of a pool. Subclasses implement ``submit`` and keep the load counters current."""
@@ -41,6 +67,8 @@ class Replica(ABC):
         self.queued = 0
         #: requests on this replica, waiting or in service
         self.outstanding = 0
+        #: the replica's place in the fleet (set by the fleet): orders its events among others at one time
+        self.rank = 0
 
     @abstractmethod
     def submit(self, req: Request) -> None:

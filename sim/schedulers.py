@@ -140,8 +140,9 @@ class ContinuousPolicy:
         return len(self._running)
 
     # ---- queue -------------------------------------------------------------------------------
-    def add(self, req: Request) -> str | None:
-        """Queue a new request, or say why it can never be served (it is then dropped)."""
+    def reject_reason(self, req: Request) -> str | None:
+        """Why ``req`` can never be served here (it is then dropped), or None. Depends only on the request and
+        the fixed limits, so an engine may ask when the request arrives and queue it later."""
         if req.input_tokens < 1:
             return "empty prompt (0 input tokens)"
         if not self.chunked and req.input_tokens > self.spec.max_batch_tokens:
@@ -149,6 +150,13 @@ class ContinuousPolicy:
         need = blocks_for(req.tokens_to_compute, self.kv.block_tokens)
         if need > self.kv.total_blocks:
             return f"needs {need} KV blocks, {self.kv.owner} has {self.kv.total_blocks}"
+        return None
+
+    def add(self, req: Request) -> str | None:
+        """Queue a new request (looking its prefix up in the cache), or say why it can never be served."""
+        reason = self.reject_reason(req)
+        if reason is not None:
+            return reason
         if self.kv.prefix_caching and req.prefix_ids and req.computed_tokens == 0:
             hits = self.kv.cached_prefix_blocks(req.prefix_ids)
             req.cached_tokens = min(hits * self.kv.prefix_block_tokens, req.input_tokens - 1)
@@ -433,14 +441,20 @@ class StaticPolicy:
         """A full batch is waiting (no need to wait for the window)."""
         return len(self._waiting) >= self.spec.max_batch_requests
 
-    def add(self, req: Request) -> str | None:
+    def reject_reason(self, req: Request) -> str | None:
+        """Why ``req`` can never be served here, or None (the request and the fixed limits only)."""
         if req.input_tokens < 1:
             return "empty prompt (0 input tokens)"
         need = blocks_for(req.tokens_to_compute, self.kv.block_tokens)
         if need > self.kv.total_blocks:
             return f"needs {need} KV blocks, {self.kv.owner} has {self.kv.total_blocks}"
-        self._waiting.append(req)
         return None
+
+    def add(self, req: Request) -> str | None:
+        reason = self.reject_reason(req)
+        if reason is None:
+            self._waiting.append(req)
+        return reason
 
     def _unfinished(self) -> list[Request]:
         return [r for r in self.running if r.remaining_tokens > 0]

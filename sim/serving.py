@@ -19,11 +19,12 @@ from itertools import accumulate
 
 import numpy as np
 import simpy
+from simpy.events import NORMAL
 
 from hardware_models.interface import BatchWork, PerformanceModel
 from sim.batch import Batch
 from sim.records import Status
-from sim.replica import CallbackTimeout, DoneCallback, Replica
+from sim.replica import CallbackTimeout, DoneCallback, Replica, wake_priority
 from sim.request import Request
 from sim.schedulers import ServingPolicy, StaticPolicy
 from sim.token_stats import TokenGapHistogram
@@ -139,6 +140,9 @@ class LLMReplica(Replica):
         self.token_gaps = TokenGapHistogram()
         self.stats_from_s = 0.0
         self._window_open = False  # a static batch is waiting for its batching window to close
+        #: requests that arrived while an iteration was in flight, queued at its end (``_admit_arrived``)
+        self._arrived: list[Request] = []
+        self._holding = False  # an iteration is ending: arrivals wait for it as above
         #: set on prefill replicas of a disaggregated fleet: takes a request whose prompt is computed
         self.handoff: Callable[[Request], None] | None = None
 
@@ -148,11 +152,20 @@ class LLMReplica(Replica):
         req.replica = self.index
         if self.handoff is not None and req.output_tokens > 1:
             req.stop_tokens = req.input_tokens  # prefill only: the decode side generates the rest
-        reason = self.policy.add(req)
+        reason = self.policy.reject_reason(req)
         if reason is not None:
             self._on_done(req, Status.DROPPED, reason)
             return
         self.outstanding += 1
+        if self._batch is not None or self._holding:
+            # an iteration is in flight (or ending): the scheduler meets the request at the next boundary, in
+            # both engine modes (its prefix is looked up in the cache as it stands there)
+            self._arrived.append(req)
+            self.queued = self.policy.num_waiting + len(self._arrived)
+            if len(self._ends) > 1:
+                self._cut_run()
+            return
+        self.policy.add(req)
         self.queued = self.policy.num_waiting
         if not self._busy:
             self._busy = True
@@ -161,29 +174,52 @@ class LLMReplica(Replica):
         elif self._window_open:
             if self._static and self.policy.ready:  # type: ignore[union-attr]
                 self._wake_at(self.env.now)  # a full batch closes the batching window early
-        elif len(self._ends) > 1:
-            self._cut_run()
 
     def _cut_run(self) -> None:
-        """Stop the decode run at the first iteration boundary at or after now."""
-        j = bisect_left(self._ends, self.env.now)
+        """Stop the decode run at the first iteration boundary where the step-by-step mode would see the new
+        request: the first one after now, or one exactly at now if the step mode's wake-up there has not fired
+        yet (wake-ups fire before other events at one time, replicas in fleet order: ``wake_priority``)."""
+        now = self.env.now
+        j = bisect_left(self._ends, now)
+        if j < len(self._ends) and self._ends[j] == now:
+            waking = getattr(self.env, "waking_rank", None)  # the replica whose wake-up is firing, if any
+            if waking is None or waking >= self.rank:
+                j += 1  # this replica's wake-up at now fired first in the step mode: the next boundary
         if j < len(self._ends) - 1:
             self._ends = self._ends[: j + 1]
-            self._wake_at(self._ends[-1])
+            self._wake_at(self._ends[-1], boundary=True)
 
-    def _wake_at(self, time_s: float) -> None:
+    def _wake_at(self, time_s: float, boundary: bool = False) -> None:
+        """Wake up at ``time_s``: at the end of an iteration (``boundary``: before other events at that time, see
+        ``wake_priority``), or to start one (after the events already due now: requests arriving at this
+        instant join) or when a batching window closes."""
         self._gen += 1
-        CallbackTimeout(self.env, max(time_s - self.env.now, 0.0), self._gen, self._wake_callback)
+        priority = wake_priority(self.rank) if boundary else NORMAL
+        CallbackTimeout.at(self.env, max(time_s, self.env.now), self._gen, self._wake_callback, priority)
 
     def _wake(self, event: simpy.Event) -> None:
         if event._value != self._gen:
             return  # superseded: the run was cut or the window closed early
+        env = self.env
+        env.waking_rank = self.rank  # type: ignore[attr-defined]  # read by _cut_run of the replicas this one feeds
         if self._window_open:
             self._window_open = False
-            self._clock = self.env.now
+            self._clock = env.now
         elif self._batch is not None:
+            self._holding = True  # requests that finishing ones bring (a closed loop) queue behind earlier ones
             self._finish_iterations()
+            self._holding = False
+        if self._arrived:
+            self._admit_arrived()
         self._start_iteration()
+        env.waking_rank = None  # type: ignore[attr-defined]
+
+    def _admit_arrived(self) -> None:
+        """Queue the requests that arrived during the iteration that just ended, in arrival order."""
+        add = self.policy.add
+        for req in self._arrived:
+            add(req)
+        self._arrived = []
 
     # ---- iterations ----------------------------------------------------------------------------
     def _start_iteration(self) -> None:
@@ -196,6 +232,10 @@ class LLMReplica(Replica):
                 self._wake_at(deadline)
                 return
         batch = policy.schedule()
+        while not batch.size and batch.preempted:
+            # the walk preempted a request without scheduling any (a lower-priority request ahead of others in
+            # the running list gave itself up): the blocks it freed let the rest go on at this same boundary
+            batch = policy.schedule()
         self.queued = policy.num_waiting
         if not batch.size:
             if policy.has_work and not policy.running:
@@ -221,7 +261,7 @@ class LLMReplica(Replica):
             ends = list(accumulate(durations, initial=clock))
             del ends[0]
         self._ends = ends
-        self._wake_at(ends[-1])
+        self._wake_at(ends[-1], boundary=True)
 
     def _finish_iterations(self) -> None:
         batch = self._batch
@@ -254,7 +294,9 @@ class LLMReplica(Replica):
     def settle(self, until_s: float) -> None:
         """At a time horizon, do what the step-by-step mode has done by then: apply the iterations of the
         pending run that ended before ``until_s`` (their KV blocks and token gaps; no request finishes inside a
-        run) and schedule the next one, as the step mode did at the last of them. No record changes."""
+        run) and schedule the next one, as the step mode did at the last of them. No record changes. Requests
+        that arrived during the run stay out of it: a run is cut at the first boundary after an arrival, so
+        they arrived after every iteration applied here."""
         j = bisect_left(self._ends, until_s)
         if self._batch is None or not 0 < j < len(self._ends):
             return
@@ -272,3 +314,4 @@ class LLMReplica(Replica):
     def in_flight(self) -> Iterable[Request]:
         yield from (r for r in self.policy.running if r.remaining_tokens > 0)
         yield from self.policy.waiting_requests()
+        yield from self._arrived
