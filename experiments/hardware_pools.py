@@ -86,4 +86,4 @@ def _price_source(given: float | None, catalog: Any) -> str | None:
         return "scenario"
     if catalog is None:
         return None
-    return f"{catalog.source} ({catalog.date})" if getattr(catalog, "date", None) else catalog.source
+    return f"{catalog.source} ({catalog.date})"

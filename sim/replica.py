@@ -23,11 +23,14 @@ class CallbackTimeout(Event):
     def __init__(self, env: simpy.Environment, delay_s: float, value: object, callback: Callable[[Event], None]) -> None:
         if delay_s < 0:
             raise ValueError(f"negative delay {delay_s}")
+        self._arm(env, value, callback)
+        env.schedule(self, NORMAL, delay_s)
+
+    def _arm(self, env: simpy.Environment, value: object, callback: Callable[[Event], None]) -> None:
         self.env = env
         self.callbacks = [callback]
         self._value = value
         self._ok = True
-        env.schedule(self, NORMAL, delay_s)
 
     @classmethod
     def at(cls, env: simpy.Environment, time_s: float, value: object, callback: Callable[[Event], None],
@@ -39,10 +42,7 @@ class CallbackTimeout(Event):
         if time_s < env.now:
             raise ValueError(f"time {time_s} is before now ({env.now})")
         event = cls.__new__(cls)
-        event.env = env
-        event.callbacks = [callback]
-        event._value = value
-        event._ok = True
+        event._arm(env, value, callback)
         heappush(env._queue, (time_s, priority, next(env._eid), event))  # what Environment.schedule does, at time_s
         return event
 
