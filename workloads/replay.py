@@ -111,7 +111,9 @@ class TraceArrival(Spec):
             return self.window_s[1] - self.window_s[0]
         span = last - first
         if span <= 0:
-            raise TraceError(f"{self.path}: every row has the same time: nothing to scale or loop over")
+            raise TraceError(f"{self.path}: every row has the same time ({first:g} s), so the trace has no period to "
+                             "loop over or rate to scale: loop, rate_scale and target_rate_per_s need rows at two or "
+                             "more times (or give window_s)")
         return span + span / (rows - 1)
 
     def _windowed(self, reader: TraceReader) -> Iterator[Batch]:

@@ -236,3 +236,12 @@ def test_each_loop_pass_is_another_user_population() -> None:
     assert not set(first.tolist()) & set(second.tolist())  # no free cache hits from the first pass
     share = [1.0 - np.unique(b).size / b.size for b in (first, second)]
     assert share[1] == pytest.approx(share[0], rel=1e-12) and share[0] > 0.1  # the same reuse within a pass
+
+
+def test_looping_a_trace_whose_rows_share_one_time_says_what_it_needs(tmp_path: Path) -> None:
+    one = tmp_path / "one.jsonl"
+    one.write_text('{"timestamp": 0, "input_length": 10, "output_length": 5, "hash_ids": [1]}\n')
+    workload = {"arrival": {"type": "trace", "path": str(one), "format": "mooncake", "loop": True}}
+    with pytest.raises(ValueError, match=r"one.jsonl: every row has the same time \(0 s\), so the trace has no period "
+                                         r"to loop over or rate to scale: loop, rate_scale and target_rate_per_s"):
+        all_requests(workload, max_requests=3)
