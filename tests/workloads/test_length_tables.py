@@ -185,4 +185,3 @@ def test_a_bad_cell_is_a_scenario_load_error_naming_the_field(tmp_path: Path) ->
     with pytest.raises(experiments.ScenarioError,
                        match=r"workload.lengths: lengths.csv line 3: output_length: must be a non-negative integer"):
         experiments.load_scenario(scenario)
-
