@@ -129,7 +129,7 @@ class Simulation:
             engines = plan.engines_per_replica
             for i, replica_seed in enumerate(pool_seed.spawn(plan.replicas * engines)):
                 replica = plan.factory(self.env, pool_index, i // engines, self._done, np.random.default_rng(replica_seed))
-                replica.rank = len(replicas)
+                replica.place(len(replicas))
                 replicas.append(replica)
         return replicas
 

@@ -67,8 +67,12 @@ class Replica(ABC):
         self.queued = 0
         #: requests on this replica, waiting or in service
         self.outstanding = 0
-        #: the replica's place in the fleet (set by the fleet): orders its events among others at one time
+        #: the replica's place in the fleet (``place``): orders its events among others at one time
         self.rank = 0
+
+    def place(self, rank: int) -> None:
+        """Take the place ``rank`` in the fleet (the fleet calls this once, in fleet order)."""
+        self.rank = rank
 
     @abstractmethod
     def submit(self, req: Request) -> None:

@@ -154,17 +154,20 @@ class ContinuousPolicy:
         return None
 
     def add(self, req: Request) -> str | None:
-        """Queue a new request (looking its prefix up in the cache), or say why it can never be served."""
+        """Queue a new request, or say why it can never be served."""
         reason = self.reject_reason(req)
-        if reason is not None:
-            return reason
+        if reason is None:
+            self.enqueue(req)
+        return reason
+
+    def enqueue(self, req: Request) -> None:
+        """Queue a request that ``reject_reason`` accepted, looking its prefix up in the cache."""
         if self.kv.prefix_caching and req.prefix_ids and req.computed_tokens == 0:
             hits = self.kv.cached_prefix_blocks(req.prefix_ids)
             req.cached_tokens = min(hits * self.kv.prefix_block_tokens, req.input_tokens - 1)
             req.computed_tokens = req.cached_tokens
         self._queue(req).append(req)
         self.num_waiting += 1
-        return None
 
     def _queue(self, req: Request) -> deque[Request]:
         level = req.priority if self.spec.priority else 0

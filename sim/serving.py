@@ -143,8 +143,13 @@ class LLMReplica(Replica):
         #: requests that arrived while an iteration was in flight, queued at its end (``_admit_arrived``)
         self._arrived: list[Request] = []
         self._holding = False  # an iteration is ending: arrivals wait for it as above
+        self._boundary_priority = wake_priority(self.rank)  # of its iteration-end wake-ups (``place`` sets it)
         #: set on prefill replicas of a disaggregated fleet: takes a request whose prompt is computed
         self.handoff: Callable[[Request], None] | None = None
+
+    def place(self, rank: int) -> None:
+        super().place(rank)
+        self._boundary_priority = wake_priority(rank)
 
     # ---- arrivals ------------------------------------------------------------------------------
     def submit(self, req: Request) -> None:
@@ -152,7 +157,8 @@ class LLMReplica(Replica):
         req.replica = self.index
         if self.handoff is not None and req.output_tokens > 1:
             req.stop_tokens = req.input_tokens  # prefill only: the decode side generates the rest
-        reason = self.policy.reject_reason(req)
+        policy = self.policy
+        reason = policy.reject_reason(req)
         if reason is not None:
             self._on_done(req, Status.DROPPED, reason)
             return
@@ -161,12 +167,12 @@ class LLMReplica(Replica):
             # an iteration is in flight (or ending): the scheduler meets the request at the next boundary, in
             # both engine modes (its prefix is looked up in the cache as it stands there)
             self._arrived.append(req)
-            self.queued = self.policy.num_waiting + len(self._arrived)
+            self.queued = policy.num_waiting + len(self._arrived)
             if len(self._ends) > 1:
                 self._cut_run()
             return
-        self.policy.add(req)
-        self.queued = self.policy.num_waiting
+        policy.enqueue(req)
+        self.queued = policy.num_waiting
         if not self._busy:
             self._busy = True
             self._clock = self.env.now
@@ -194,7 +200,7 @@ class LLMReplica(Replica):
         ``wake_priority``), or to start one (after the events already due now: requests arriving at this
         instant join) or when a batching window closes."""
         self._gen += 1
-        priority = wake_priority(self.rank) if boundary else NORMAL
+        priority = self._boundary_priority if boundary else NORMAL
         CallbackTimeout.at(self.env, max(time_s, self.env.now), self._gen, self._wake_callback, priority)
 
     def _wake(self, event: simpy.Event) -> None:
@@ -216,9 +222,9 @@ class LLMReplica(Replica):
 
     def _admit_arrived(self) -> None:
         """Queue the requests that arrived during the iteration that just ended, in arrival order."""
-        add = self.policy.add
+        enqueue = self.policy.enqueue
         for req in self._arrived:
-            add(req)
+            enqueue(req)
         self._arrived = []
 
     # ---- iterations ----------------------------------------------------------------------------

@@ -57,8 +57,12 @@ class StaticPolicy:
     def add(self, req: Request) -> str | None:
         reason = self.reject_reason(req)
         if reason is None:
-            self._waiting.append(req)
+            self.enqueue(req)
         return reason
+
+    def enqueue(self, req: Request) -> None:
+        """Queue a request that ``reject_reason`` accepted."""
+        self._waiting.append(req)
 
     def _unfinished(self) -> list[Request]:
         return [r for r in self.running if r.remaining_tokens > 0]
