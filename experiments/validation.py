@@ -110,6 +110,7 @@ def load_cases(path: Path) -> list[tuple[Case, Path]]:
         raise ScenarioError(["a validation file must be a YAML list of cases"], str(path))
     cases, problems = [], []
     first: dict[str, int] = {}
+    checked: dict[str, list[str]] = {}  # a scenario shared by several cases is loaded once
     for i, raw in enumerate(data):
         if not isinstance(raw, dict):
             problems.append(f"[{i}]: a case must be a mapping of keys to values, got {type(raw).__name__}")
@@ -123,7 +124,10 @@ def load_cases(path: Path) -> list[tuple[Case, Path]]:
         if case.id in first:
             problems.append(f"[{i}].id: case id {case.id!r} is already used by [{first[case.id]}]; ids must be unique")
         first.setdefault(case.id, i)
-        problems += [f"[{i}].scenario: {line}" for line in _scenario_problems(case, path.parent)]
+        key = repr(case.scenario) if isinstance(case.scenario, dict) else str(case.scenario)
+        if key not in checked:
+            checked[key] = _scenario_problems(case, path.parent)
+        problems += [f"[{i}].scenario: {line}" for line in checked[key]]
         cases.append((case, path.parent))
     if problems:
         raise ScenarioError(problems, str(path))

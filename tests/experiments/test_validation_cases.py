@@ -108,6 +108,23 @@ def test_an_invalid_scenario_file_is_reported_at_load_time(tmp_path: Path) -> No
     assert f"{path}: [1].scenario: horizon: required field is missing" in lines
 
 
+def test_a_scenario_shared_by_cases_is_checked_once_and_each_case_names_its_problems(tmp_path: Path,
+                                                                                      monkeypatch) -> None:
+    import experiments.validation as validation
+
+    (tmp_path / "bad.yaml").write_text("seed: x\n")
+    path = write(tmp_path / "c.yaml", [scenario_case(c, "bad.yaml") for c in ("p50", "p99", "mean")])
+    loads = []
+    real = validation.load_scenario
+    monkeypatch.setattr(validation, "load_scenario", lambda source: loads.append(source) or real(source))
+    with pytest.raises(ScenarioError) as info:
+        load_cases(path)
+    assert len(loads) == 1
+    where = [line.split(": ", 2)[1] for line in str(info.value).splitlines()]
+    assert where == sorted(where) and where.count("[0].scenario") == where.count("[2].scenario") > 0
+    assert set(where) == {"[0].scenario", "[1].scenario", "[2].scenario"}
+
+
 def test_evaluate_does_not_prefix_the_case_id_the_caller_adds_it(tmp_path: Path) -> None:
     broken = Case.model_validate(scenario_case("b", "missing.yaml"))
     with pytest.raises(ScenarioError) as info:
