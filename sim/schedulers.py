@@ -18,6 +18,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, NonNegativeFloat, PositiveInt, model_validator
 
+from sim.admission import Admission, beyond_kv, empty_prompt
 from sim.batch import Batch
 from sim.decode_cohort import DecodeCohort
 from sim.kv_cache import KVCache, blocks_for
@@ -104,7 +105,7 @@ LLMScheduler = Annotated[
 ]
 
 
-class ContinuousPolicy:
+class ContinuousPolicy(Admission):
     """Continuous batching with an optional prefill chunk limit (chunked prefill when set).
 
     Running requests that decode form a :class:`DecodeCohort`, stepped with counters; the others (prefilling,
@@ -144,21 +145,10 @@ class ContinuousPolicy:
     def reject_reason(self, req: Request) -> str | None:
         """Why ``req`` can never be served here (it is then dropped), or None. Depends only on the request and
         the fixed limits, so an engine may ask when the request arrives and queue it later."""
-        if req.input_tokens < 1:
-            return "empty prompt (0 input tokens)"
-        if not self.chunked and req.input_tokens > self.spec.max_batch_tokens:
-            return f"prompt of {req.input_tokens} tokens exceeds max_batch_tokens {self.spec.max_batch_tokens}"
-        need = blocks_for(req.tokens_to_compute, self.kv.block_tokens)
-        if need > self.kv.total_blocks:
-            return f"needs {need} KV blocks, {self.kv.owner} has {self.kv.total_blocks}"
-        return None
-
-    def add(self, req: Request) -> str | None:
-        """Queue a new request, or say why it can never be served."""
-        reason = self.reject_reason(req)
-        if reason is None:
-            self.enqueue(req)
-        return reason
+        reason = empty_prompt(req)
+        if reason is None and not self.chunked and req.input_tokens > self.spec.max_batch_tokens:
+            reason = f"prompt of {req.input_tokens} tokens exceeds max_batch_tokens {self.spec.max_batch_tokens}"
+        return reason or beyond_kv(req, self.kv)
 
     def enqueue(self, req: Request) -> None:
         """Queue a request that ``reject_reason`` accepted, looking its prefix up in the cache."""

@@ -7,15 +7,16 @@ from collections import deque
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from sim.admission import Admission, beyond_kv, empty_prompt
 from sim.batch import Batch
-from sim.kv_cache import KVCache, blocks_for
+from sim.kv_cache import KVCache
 from sim.request import Request
 
 if TYPE_CHECKING:
     from sim.schedulers import StaticScheduler
 
 
-class StaticPolicy:
+class StaticPolicy(Admission):
     """Static batching: up to ``max_batch_requests`` waiting requests form a batch (the replica waits up to
     ``window_s`` for it to fill); the batch prefills together, then decodes until its longest request ends.
     Requests that finish early stay in the batch as padding (they are reported done at their last token)."""
@@ -47,18 +48,7 @@ class StaticPolicy:
 
     def reject_reason(self, req: Request) -> str | None:
         """Why ``req`` can never be served here, or None (the request and the fixed limits only)."""
-        if req.input_tokens < 1:
-            return "empty prompt (0 input tokens)"
-        need = blocks_for(req.tokens_to_compute, self.kv.block_tokens)
-        if need > self.kv.total_blocks:
-            return f"needs {need} KV blocks, {self.kv.owner} has {self.kv.total_blocks}"
-        return None
-
-    def add(self, req: Request) -> str | None:
-        reason = self.reject_reason(req)
-        if reason is None:
-            self.enqueue(req)
-        return reason
+        return empty_prompt(req) or beyond_kv(req, self.kv)
 
     def enqueue(self, req: Request) -> None:
         """Queue a request that ``reject_reason`` accepted."""
