@@ -142,7 +142,6 @@ class LLMReplica(Replica):
         self._window_open = False  # a static batch is waiting for its batching window to close
         #: requests that arrived while an iteration was in flight, queued at its end (``_admit_arrived``)
         self._arrived: list[Request] = []
-        self._holding = False  # an iteration is ending: arrivals wait for it as above
         self._boundary_priority = wake_priority(self.rank)  # of its iteration-end wake-ups (``place`` sets it)
         #: set on prefill replicas of a disaggregated fleet: takes a request whose prompt is computed
         self.handoff: Callable[[Request], None] | None = None
@@ -163,9 +162,10 @@ class LLMReplica(Replica):
             self._on_done(req, Status.DROPPED, reason)
             return
         self.outstanding += 1
-        if self._batch is not None or self._holding:
-            # an iteration is in flight (or ending): the scheduler meets the request at the next boundary, in
-            # both engine modes (its prefix is looked up in the cache as it stands there)
+        if self._batch is not None:
+            # an iteration is in flight (or ending: a closed loop's next request queues behind earlier ones): the
+            # scheduler meets the request at the next boundary, in both engine modes (its prefix is looked up in
+            # the cache as it stands there)
             self._arrived.append(req)
             self.queued = policy.num_waiting + len(self._arrived)
             if len(self._ends) > 1:
@@ -212,9 +212,7 @@ class LLMReplica(Replica):
             self._window_open = False
             self._clock = env.now
         elif self._batch is not None:
-            self._holding = True  # requests that finishing ones bring (a closed loop) queue behind earlier ones
             self._finish_iterations()
-            self._holding = False
         if self._arrived:
             self._admit_arrived()
         self._start_iteration()
@@ -275,7 +273,6 @@ class LLMReplica(Replica):
         ends = self._ends
         steps = len(ends)
         end_s = ends[-1]
-        self._batch = None
         self._ends = []
         self._clock = end_s
         if batch.decoders:  # the gaps of iterations that end from the warm-up's end on
@@ -296,6 +293,7 @@ class LLMReplica(Replica):
                 continue
             req.finish_s = end_s
             self._on_done(req, Status.OK, "")
+        self._batch = None  # only now: requests submitted while it ended (a closed loop's) wait with the others
 
     def settle(self, until_s: float) -> None:
         """At a time horizon, do what the step-by-step mode has done by then: apply the iterations of the
