@@ -21,7 +21,7 @@ from simpy.core import EmptySchedule
 from sim.cost import PoolPricing
 from sim.dispatch import BatcherSpec, DispatchBatcher
 from sim.records import RecordStore, Status
-from sim.replica import CallbackTimeout, DoneCallback, Replica
+from sim.replica import CallbackTimeout, DoneCallback, Replica, WakeOrder
 from sim.request import Request
 from sim.disaggregation import KVLink, LinkSpec
 from sim.routers import Router, RouterSpec, SimpleRouterSpec
@@ -125,11 +125,12 @@ class Simulation:
     # ---- construction --------------------------------------------------------------------------
     def _build_replicas(self, fleet_seed: np.random.SeedSequence) -> list[Replica]:
         replicas: list[Replica] = []
+        order = WakeOrder()
         for pool_index, (plan, pool_seed) in enumerate(zip(self.pools, fleet_seed.spawn(len(self.pools)))):
             engines = plan.engines_per_replica
             for i, replica_seed in enumerate(pool_seed.spawn(plan.replicas * engines)):
                 replica = plan.factory(self.env, pool_index, i // engines, self._done, np.random.default_rng(replica_seed))
-                replica.place(len(replicas))
+                replica.place(len(replicas), order)
                 replicas.append(replica)
         return replicas
 

@@ -55,6 +55,17 @@ def wake_priority(rank: int) -> int:
     return NORMAL - 1_000_000 + rank
 
 
+class WakeOrder:
+    """Shared by the replicas of one fleet: the rank of the replica whose iteration-end wake-up is firing, if
+    any. A replica that this wake-up feeds (a prefill replica handing a request to a decode replica) reads it
+    to know whether its own wake-up at the same time has fired yet (``wake_priority``)."""
+
+    __slots__ = ("waking_rank",)
+
+    def __init__(self) -> None:
+        self.waking_rank: int | None = None
+
+
 class Replica(ABC):
     """One serving unit of a pool. Subclasses implement ``submit`` and keep the load counters current."""
 
@@ -67,12 +78,15 @@ class Replica(ABC):
         self.queued = 0
         #: requests on this replica, waiting or in service
         self.outstanding = 0
-        #: the replica's place in the fleet (``place``): orders its events among others at one time
-        self.rank = 0
+        self.place(0, WakeOrder())  # alone until a fleet places it
 
-    def place(self, rank: int) -> None:
-        """Take the place ``rank`` in the fleet (the fleet calls this once, in fleet order)."""
+    def place(self, rank: int, order: WakeOrder) -> None:
+        """Take the place ``rank`` in the fleet whose replicas share ``order`` (the fleet calls this once per
+        replica, in fleet order): it orders the replica's events among others at one time."""
         self.rank = rank
+        #: the event priority of its iteration-end wake-ups
+        self.boundary_priority = wake_priority(rank)
+        self.wake_order = order
 
     @abstractmethod
     def submit(self, req: Request) -> None:

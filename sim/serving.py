@@ -24,7 +24,7 @@ from simpy.events import NORMAL
 from hardware_models.interface import BatchWork, PerformanceModel
 from sim.batch import Batch
 from sim.records import Status
-from sim.replica import CallbackTimeout, DoneCallback, Replica, wake_priority
+from sim.replica import CallbackTimeout, DoneCallback, Replica
 from sim.request import Request
 from sim.schedulers import ServingPolicy, StaticPolicy
 from sim.token_stats import TokenGapHistogram
@@ -142,13 +142,8 @@ class LLMReplica(Replica):
         self._window_open = False  # a static batch is waiting for its batching window to close
         #: requests that arrived while an iteration was in flight, queued at its end (``_admit_arrived``)
         self._arrived: list[Request] = []
-        self._boundary_priority = wake_priority(self.rank)  # of its iteration-end wake-ups (``place`` sets it)
         #: set on prefill replicas of a disaggregated fleet: takes a request whose prompt is computed
         self.handoff: Callable[[Request], None] | None = None
-
-    def place(self, rank: int) -> None:
-        super().place(rank)
-        self._boundary_priority = wake_priority(rank)
 
     # ---- arrivals ------------------------------------------------------------------------------
     def submit(self, req: Request) -> None:
@@ -188,7 +183,7 @@ class LLMReplica(Replica):
         now = self.env.now
         j = bisect_left(self._ends, now)
         if j < len(self._ends) and self._ends[j] == now:
-            waking = getattr(self.env, "waking_rank", None)  # the replica whose wake-up is firing, if any
+            waking = self.wake_order.waking_rank  # the replica whose wake-up is firing, if any
             if waking is None or waking >= self.rank:
                 j += 1  # this replica's wake-up at now fired first in the step mode: the next boundary
         if j < len(self._ends) - 1:
@@ -200,14 +195,15 @@ class LLMReplica(Replica):
         ``wake_priority``), or to start one (after the events already due now: requests arriving at this
         instant join) or when a batching window closes."""
         self._gen += 1
-        priority = self._boundary_priority if boundary else NORMAL
+        priority = self.boundary_priority if boundary else NORMAL
         CallbackTimeout.at(self.env, max(time_s, self.env.now), self._gen, self._wake_callback, priority)
 
     def _wake(self, event: simpy.Event) -> None:
         if event._value != self._gen:
             return  # superseded: the run was cut or the window closed early
         env = self.env
-        env.waking_rank = self.rank  # type: ignore[attr-defined]  # read by _cut_run of the replicas this one feeds
+        order = self.wake_order
+        order.waking_rank = self.rank  # read by _cut_run of the replicas this one feeds
         if self._window_open:
             self._window_open = False
             self._clock = env.now
@@ -216,7 +212,7 @@ class LLMReplica(Replica):
         if self._arrived:
             self._admit_arrived()
         self._start_iteration()
-        env.waking_rank = None  # type: ignore[attr-defined]
+        order.waking_rank = None
 
     def _admit_arrived(self) -> None:
         """Queue the requests that arrived during the iteration that just ended, in arrival order."""
