@@ -5,8 +5,10 @@ Measurement: NVIDIA/TensorRT-LLM v0.14.0 docs/source/performance/perf-overview.m
 generated using version 0.14.0"), trtllm-bench throughput at max load, Mixtral-8x7B FP8 on two H100 SXM 80GB (TP2).
 The fit uses the three prefill-heavy rows, where the expert GEMMs run at large token counts and dominate the time;
 the table's six other rows are validation cases (experiments/validation/serving_level.yaml). Each row runs with the
-limits ``trtllm-bench build --dataset`` derives for it (tensorrt_llm/bench/build/tuning.py: KV sequences of the
-row's length that fit 0.95 of the memory left by the FP8 weights, rounded up), every other H100 factor fixed.
+engine limits trtllm-bench 0.14's ``build --dataset`` took from its fixed table (tensorrt_llm/bench/build/build.py at
+b0880169, the v0.14.0 commit, reads benchmark_config.yml): mistralai/Mixtral-8x7B-v0.1 tp2_pp1 general,
+max_batch_size 2048 and max_num_tokens 3072 (benchmark_config.yml at 8fcf9fc2, the latest stored copy), every
+other H100 factor fixed.
 The factor minimises the root-mean-square log error of the output-token throughput (golden-section search).
 
     python -m experiments.fit_expert_gemm
@@ -23,9 +25,9 @@ from hardware_models.catalog import Accelerator
 
 #: (input, output) tokens -> (published output tokens/s, requests, max_batch_size, max_num_tokens)
 FIT_ROWS: dict[tuple[int, int], tuple[float, int, int, int]] = {
-    (2048, 128): (2883.5166, 3000, 896, 14336),
-    (5000, 500): (3563.8228, 1500, 384, 3584),
-    (20000, 2000): (1659.5907, 1000, 96, 2048),
+    (2048, 128): (2883.5166, 3000, 2048, 3072),
+    (5000, 500): (3563.8228, 1500, 2048, 3072),
+    (20000, 2000): (1659.5907, 1000, 2048, 3072),
 }
 KEY = "expert_gemm_fraction"
 
