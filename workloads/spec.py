@@ -6,9 +6,10 @@ from pydantic import BaseModel, ConfigDict
 
 
 class Spec(BaseModel):
-    """A plain-data parameter object (scikit-learn style): validated at construction, no side effects."""
+    """A plain-data parameter object (scikit-learn style): validated at construction, no side effects. It dumps
+    under the names a scenario file uses (``mean``, not the field ``mean_``), so a dump loads back."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True, serialize_by_alias=True)
 
 
 def require_unique(names: list[str], what: str) -> None:

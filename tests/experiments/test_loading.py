@@ -30,6 +30,21 @@ def test_resolved_yaml_round_trips() -> None:
     assert again == s
 
 
+def test_plain_model_dump_loads_back() -> None:
+    """A researcher's ``model_dump()`` (no ``by_alias``) gives the file's names (``mean``, not ``mean_``)."""
+    s = load_scenario({
+        "horizon": {"requests": 10}, "model": "llama-3.1-8b", "precision": "fp8",
+        "workload": {"arrival": {"type": "poisson", "rate_per_s": 1.0},
+                     "input_tokens": {"type": "lognormal", "mean": 300.0, "sigma": 0.5, "max": 4000},
+                     "output_tokens": {"type": "gamma", "mean": 120.0, "cv": 0.8}},
+        "fleet": {"pools": [{"name": "a", "hardware": "nvidia-h100-sxm"}]},
+    })
+    for mode in ("python", "json"):
+        dumped = s.model_dump(mode=mode, exclude_none=True)
+        assert dumped["workload"]["input_tokens"]["mean"] == 300.0 and "mean_" not in dumped["workload"]["input_tokens"]
+        assert load_scenario(dumped) == s
+
+
 def test_dict_source_is_not_mutated() -> None:
     data = yaml.safe_load(DEFAULT_SCENARIO.read_text())
     before = yaml.safe_dump(data)
