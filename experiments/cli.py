@@ -111,11 +111,25 @@ def validate_command(case_files: tuple[Path, ...], patterns: tuple[str, ...]) ->
     click.echo(table(["case", "metric", "predicted", "published", "error", "tolerance", ""], printable, "<<>>>><"))
     s = error_summary(rows)
     click.echo(f"\n{_errors_line(s)}")
-    if len(set(suites)) > 1:  # each file's own figures, so one suite cannot hide another
-        for suite in dict.fromkeys(suites):
-            click.echo(f"  {suite}: {_errors_line(error_summary([r for r, x in zip(rows, suites) if x == suite]))}")
+    # each file's, SKU's and kind of metric's own figures, so that one group cannot hide another
+    for title, labels in (("", suites), ("by hardware", [r["hardware"] for r in rows]),
+                          ("by metric", [r["kind"] for r in rows])):
+        _echo_groups(title, rows, labels)
     if s["outside_tolerance"]:
         raise click.exceptions.Exit(1)
+
+
+def _echo_groups(title: str, rows: list[dict], labels: list[str]) -> None:
+    """The error summary of each group of rows (``labels`` gives each row's group), under ``title``, when there
+    is more than one group; groups in order of first appearance."""
+    from experiments.validation import error_summary
+
+    if len(set(labels)) < 2:
+        return
+    if title:
+        click.echo(title + ":")
+    for label in dict.fromkeys(labels):
+        click.echo(f"  {label}: {_errors_line(error_summary([r for r, x in zip(rows, labels) if x == label]))}")
 
 
 def _errors_line(s: dict[str, float]) -> str:

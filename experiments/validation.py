@@ -205,38 +205,51 @@ class ScenarioRuns:
 
     def __init__(self) -> None:
         self._key: str | None = None
-        self._records: tuple[pd.DataFrame, float] | None = None
+        self._run: tuple[pd.DataFrame, float, str] | None = None
 
-    def records(self, source: Path | dict[str, Any]) -> tuple[pd.DataFrame, float]:
-        """(records, warm-up end in s) of the scenario at ``source`` (a file, or an inline scenario)."""
+    def records(self, source: Path | dict[str, Any]) -> tuple[pd.DataFrame, float, str]:
+        """(records, warm-up end in s, hardware) of the scenario at ``source`` (a file, or an inline scenario);
+        hardware names its pools' SKUs, ``+`` between several."""
         key = repr(sorted(source.items())) if isinstance(source, dict) else str(Path(source).resolve())
-        if key != self._key or self._records is None:
+        if key != self._key or self._run is None:
             from experiments.runner import run
 
             scenario = load_scenario(source)
-            self._key, self._records = key, (run(scenario).requests, scenario.warmup_s)
-        return self._records
+            skus = dict.fromkeys(p.hardware if isinstance(p.hardware, str) else "service" for p in scenario.fleet.pools)
+            self._key, self._run = key, (run(scenario).requests, scenario.warmup_s, "+".join(skus))
+        return self._run
 
 
-def predict(case: Case, base_dir: Path, runs: ScenarioRuns | None = None) -> float:
+def predict(case: Case, base_dir: Path, runs: ScenarioRuns | None = None) -> tuple[float, str]:
+    """The case's predicted value and the hardware it was predicted on."""
     if case.step is not None:
         from hardware_models.calibration import predict as predict_step
 
-        return float(predict_step(case.step, case.metric))
+        return float(predict_step(case.step, case.metric)), str(case.step.get("hardware", "?"))
     source = case.scenario if isinstance(case.scenario, dict) else scenario_path(case, base_dir)
-    requests, warmup_s = (runs or ScenarioRuns()).records(source)
-    return SCENARIO_METRICS[case.metric](requests, warmup_s)
+    requests, warmup_s, hardware = (runs or ScenarioRuns()).records(source)
+    return SCENARIO_METRICS[case.metric](requests, warmup_s), hardware
+
+
+def metric_kind(metric: str) -> str:
+    """What a case measures: throughput, a tail latency (p90/p99), or a latency (a median, a mean or one step)."""
+    if metric.endswith("_per_s"):
+        return "throughput"
+    if metric.endswith(("_p90_s", "_p99_s")):
+        return "tail latency (p90, p99)"
+    return "latency (median, mean or one step)"
 
 
 def evaluate(case: Case, base_dir: Path, runs: ScenarioRuns | None = None) -> dict[str, Any]:
     """Predict one case and compare; a ScenarioError carries the scenario's own problems (the caller, e.g.
     ``fleetsim validate``, names the case: prefixing it here too printed ``case b: case b: ...``). ``runs``
     reuses the records of the previous case's scenario when it is the same one."""
-    predicted = predict(case, base_dir, runs)
+    predicted, hardware = predict(case, base_dir, runs)
     error = abs(predicted - case.expected) / abs(case.expected) if case.expected else math.inf
     return {"id": case.id, "metric": case.metric, "predicted": predicted, "expected": case.expected,
             "relative_error": error, "tolerance": case.tolerance,
-            "ok": bool(math.isfinite(error) and error <= case.tolerance), "source": case.source}
+            "ok": bool(math.isfinite(error) and error <= case.tolerance), "source": case.source,
+            "hardware": hardware, "kind": metric_kind(case.metric)}
 
 
 def error_summary(rows: list[dict[str, Any]]) -> dict[str, float]:

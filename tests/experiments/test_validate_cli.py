@@ -106,3 +106,27 @@ def test_an_empty_case_file_and_an_empty_pattern_are_refused_by_name(tmp_path: P
     assert blank.exit_code == 2 and "--case '': matches no case id" in blank.output
     exact = CliRunner().invoke(main, ["validate", "--cases", str(path), "--case", "bs[[]1]"])  # [ ] match themselves
     assert exact.exit_code == 0 and "1 cases: median error" in exact.output
+
+
+def test_errors_are_broken_down_by_hardware_and_by_kind_of_metric(tmp_path: Path) -> None:
+    h100 = {**STEP, "hardware": "nvidia-h100-sxm", "precision": "bf16"}
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(SCENARIO))
+    cases = [case("a100-step", 0.009), {**case("h100-step", 0.005), "step": h100},
+             {"id": "svc-p99", "source": "test", "scenario": "s.yaml", "metric": "e2e_p99_s", "expected": 0.5,
+              "tolerance": 100.0},
+             {"id": "svc-rate", "source": "test", "scenario": "s.yaml", "metric": "requests_per_s", "expected": 5.0,
+              "tolerance": 100.0}]
+    result = CliRunner().invoke(main, ["validate", "--cases", str(write(tmp_path / "c.yaml", cases))])
+    lines = result.output.splitlines()
+    hardware = lines.index("by hardware:")
+    assert [line.split(":")[0] for line in lines[hardware + 1:hardware + 4]] == [
+        "  nvidia-a100-80gb", "  nvidia-h100-sxm", "  service"]
+    metric = lines.index("by metric:")
+    kinds = {line.split(":")[0].strip(): line.split(": ", 1)[1].split(" cases")[0] for line in lines[metric + 1:]}
+    assert kinds == {"latency (median, mean or one step)": "2", "tail latency (p90, p99)": "1", "throughput": "1"}
+
+
+def test_one_kind_of_case_on_one_sku_prints_no_breakdown(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["validate", "--cases", str(write(tmp_path / "c.yaml", [case("a", 0.009),
+                                                                                            case("b", 0.0095)]))])
+    assert result.exit_code == 0 and "by hardware" not in result.output and "by metric" not in result.output
