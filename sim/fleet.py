@@ -186,8 +186,8 @@ class Simulation:
     def _submit(
         self, input_tokens: int, output_tokens: int, cls: int, client: int, prefix: tuple[int, ...] = ()
     ) -> None:
-        self.last_activity_s = self.env.now
-        req = Request(self.issued, cls, self._priorities[cls], input_tokens, output_tokens, self.env.now, client)
+        self.last_activity_s = now = self.env.now
+        req = Request(self.issued, cls, self._priorities[cls], input_tokens, output_tokens, now, client)
         req.prefix_ids = prefix
         self.issued += 1
         if self.batcher is not None:

@@ -39,10 +39,13 @@ class CallbackTimeout(Event):
         fires. ``schedule`` adds a delay to ``now``, and ``now + (time_s - now)`` can miss ``time_s`` by a unit
         in the last place, which let two engine modes that compute the same time order events differently.
         Events at one time fire by ``priority`` (lower first), then in the order they were made."""
-        if time_s < env.now:
-            raise ValueError(f"time {time_s} is before now ({env.now})")
+        if time_s < env._now:
+            raise ValueError(f"time {time_s} is before now ({env._now})")
         event = cls.__new__(cls)
-        event._arm(env, value, callback)
+        event.env = env  # what ``_arm`` does, inline: one is made per iteration
+        event.callbacks = [callback]
+        event._value = value
+        event._ok = True
         heappush(env._queue, (time_s, priority, next(env._eid), event))  # what Environment.schedule does, at time_s
         return event
 

@@ -196,7 +196,8 @@ class LLMReplica(Replica):
         instant join) or when a batching window closes."""
         self._gen += 1
         priority = self.boundary_priority if boundary else NORMAL
-        CallbackTimeout.at(self.env, max(time_s, self.env.now), self._gen, self._wake_callback, priority)
+        env = self.env
+        CallbackTimeout.at(env, max(time_s, env._now), self._gen, self._wake_callback, priority)
 
     def _wake(self, event: simpy.Event) -> None:
         if event._value != self._gen:
