@@ -122,6 +122,12 @@ def latency_block(df: pd.DataFrame) -> dict[str, Any]:
     return {col: describe(ok[col].to_numpy(dtype=np.float64)) for col in LATENCY_COLUMNS}
 
 
+def subset_latency_block(rows: pd.DataFrame, window: pd.DataFrame, window_block: dict[str, Any]) -> dict[str, Any]:
+    """The latency block of ``rows``, a subset of ``window`` in its order: the window's own block when the subset
+    holds every row (a fleet of one pool, a workload of one class), not computed again."""
+    return window_block if len(rows) == len(window) else latency_block(rows)
+
+
 def busy_overlap_s(start: np.ndarray, finish: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """Length of each interval [start, finish) inside [lo, hi); an unfinished interval runs to ``hi``."""
     finish = np.where(np.isnan(finish), hi, finish)
@@ -251,10 +257,11 @@ def summarize(
     # in arrival order once, so the latency blocks of the window and of its pool and class subsets inherit it
     window = in_window(df, warmup_s, end_s).sort_values("arrival_s", kind="stable")
     span = end_s - warmup_s
+    window_latency = latency_block(window)
     summary: dict[str, Any] = {
         "window_s": [warmup_s, end_s],
         "counts": {**status_counts(window), "all_records": int(len(df))},
-        **latency_block(window),
+        **window_latency,
         "throughput": throughput(df, warmup_s, end_s),
         "utilisation": {p.name: utilisation(df, p, warmup_s, end_s) for p in pools},
         "pools": {},
@@ -269,7 +276,7 @@ def summarize(
             "counts": status_counts(rows),
             "utilisation": summary["utilisation"][pool.name],
             "throughput": throughput(df[df["pool"] == pool.name], warmup_s, end_s),
-            **latency_block(rows),
+            **subset_latency_block(rows, window, window_latency),
         }
     for cls in classes:
         rows = window[window["class"] == cls.name]
@@ -277,7 +284,7 @@ def summarize(
             "priority": cls.priority,
             "counts": status_counts(rows),
             "throughput": throughput(df[df["class"] == cls.name], warmup_s, end_s),
-            **latency_block(rows),
+            **subset_latency_block(rows, window, window_latency),
             "slo": slo_block(rows, cls, span),
         }
     return json_ready(summary)
