@@ -164,11 +164,14 @@ def utilisation(df: pd.DataFrame, pool: PoolMeta, warmup_s: float, end_s: float)
         busy = busy_overlap_s(start, finish, warmup_s, end_s).sum()
         return float(busy / (pool.servers_per_replica * pool.replicas * span))
     total = 0.0
+    s_all = np.clip(start, warmup_s, end_s)
+    f_all = np.clip(np.where(np.isnan(finish), end_s, finish), warmup_s, end_s)
+    # each replica's rows in their order, as one slice of a stable sort by replica (no mask over all rows each)
     replica = rows["replica"].to_numpy()
-    for r in np.unique(replica):
-        mask = replica == r
-        s = np.clip(start[mask], warmup_s, end_s)
-        f = np.clip(np.where(np.isnan(finish[mask]), end_s, finish[mask]), warmup_s, end_s)
+    order = np.argsort(replica, kind="stable")
+    bounds = np.flatnonzero(np.diff(replica[order])) + 1
+    for group in np.split(order, bounds):
+        s, f = s_all[group], f_all[group]
         keep = f > s
         total += union_length_s(s[keep], f[keep])
     return float(total / (pool.replicas * span))
