@@ -55,7 +55,8 @@ class KVCache:
 
     def extra_blocks(self, req: Request, tokens: int) -> int:
         """Blocks ``req`` needs beyond what it holds to keep ``tokens`` tokens of KV."""
-        return max(-(-tokens // self.block_tokens) - req.kv_blocks, 0)
+        extra = -(-tokens // self.block_tokens) - req.kv_blocks
+        return extra if extra > 0 else 0
 
     def can_hold(self, req: Request, tokens: int, reserve_blocks: int = 0) -> bool:
         return self.extra_blocks(req, tokens) + reserve_blocks <= self.free_blocks

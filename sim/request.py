@@ -35,6 +35,7 @@ class Request:
         "prefix_ids",
         "_kv_blocks",
         "stop_tokens",
+        "tokens_to_compute",
         "transfer_s",
         # a decoding request in a replica's decode cohort counts its tokens on the cohort's tick (sim.decode_cohort)
         "cohort",
@@ -80,9 +81,13 @@ class Request:
         self.cohort_base = 0
         #: admission order on the current replica (the order of its running list)
         self.run_seq = -1
+        #: forward-pass tokens of the whole request: the prompt (its last position yields the first output token)
+        #: and one per further output token; a request for no output (scoring, embedding) is its prompt's
+        #: forward pass. Fixed, so kept rather than recomputed (read on arrival and at the end)
+        self.tokens_to_compute = input_tokens + max(output_tokens, 1) - 1
         #: computed tokens at which the current replica is done with the request: all of them, or the prompt
         #: only on a prefill replica of a disaggregated fleet
-        self.stop_tokens = input_tokens + max(output_tokens, 1) - 1
+        self.stop_tokens = self.tokens_to_compute
         #: seconds from the end of prefill to the KV cache's arrival on a decode replica (disaggregation)
         self.transfer_s = NAN
 
@@ -109,13 +114,6 @@ class Request:
         if self.cohort is not None:
             raise AssertionError(f"request {self.id} is in a decode cohort: its blocks grow with the cohort")
         self._kv_blocks = blocks
-
-    @property
-    def tokens_to_compute(self) -> int:
-        """Forward-pass tokens of the whole request: the prompt (its last position yields the first output
-        token) and one per further output token. A request for no output (scoring, embedding) is its
-        prompt's forward pass."""
-        return self.input_tokens + max(self.output_tokens, 1) - 1
 
     @property
     def remaining_tokens(self) -> int:

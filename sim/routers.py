@@ -36,7 +36,8 @@ class Router(ABC):
         return self._uniforms.pop()
 
     def _pick(self, n: int) -> int:
-        return min(int(self._uniform() * n), n - 1)
+        i = int(self._uniform() * n)
+        return i if i < n else n - 1  # (a uniform draw just below 1 can round up to n)
 
     @abstractmethod
     def choose_among(self, candidates: Sequence[int]) -> int:
