@@ -229,19 +229,21 @@ class ContinuousPolicy(Admission):
         listed = self._listed
         budget = self.spec.max_batch_tokens - cohort.size
         blocks = kv.free_blocks - (cohort.growers() if cohort.reserved == cohort.tick else 0)
-        shares = [self._whole_share(req) for req in listed.values()] if listed else []
-        for req, new in zip(listed.values(), shares):  # prefilling requests (decoders joined the cohort)
-            budget -= new
-            blocks -= kv.extra_blocks(req, req.computed_tokens + new)
+        shares = [self._whole_share(req) for req in listed.values()] if listed else None
+        if shares:
+            for req, new in zip(listed.values(), shares):  # prefilling requests (decoders joined the cohort)
+                budget -= new
+                blocks -= kv.extra_blocks(req, req.computed_tokens + new)
         if budget < 0 or blocks < 0:
             return None
         batch = Batch()
         if cohort.size:
             kv.add_blocks(cohort.reserve())
             batch.add_cohort(cohort)
-        for req, new in zip(listed.values(), shares):
-            kv.grow(req, req.computed_tokens + new)
-            batch.add(req, new)
+        if shares:
+            for req, new in zip(listed.values(), shares):
+                kv.grow(req, req.computed_tokens + new)
+                batch.add(req, new)
         if self.num_waiting:
             self._admit(batch, budget)
         return batch
