@@ -63,7 +63,8 @@ class DecodeTable:
         last = first_kv_tokens + batch * (steps - 1)
         blocks = self._blocks
         while kv <= last:
-            index, offset = divmod(kv, TABLE_BLOCK)
+            index = kv // TABLE_BLOCK
+            offset = kv - index * TABLE_BLOCK
             block = blocks.get((batch, index))
             if block is None:
                 block = self._block(batch, index)
@@ -71,7 +72,7 @@ class DecodeTable:
                 left = (last - kv) // batch + 1
                 work = BatchWork.decode_run_sum(float(kv - batch), batch, left)
                 return durations + self.perf.iteration_time_s(work).tolist()
-            part = block[offset:min(last - index * TABLE_BLOCK + 1, TABLE_BLOCK):batch].tolist()
+            part = block[offset:last - index * TABLE_BLOCK + 1:batch].tolist()  # (a slice stops at the block's end)
             durations += part
             kv += batch * len(part)
         return durations
@@ -196,8 +197,8 @@ class LLMReplica(Replica):
         instant join) or when a batching window closes."""
         self._gen += 1
         priority = self.boundary_priority if boundary else NORMAL
-        env = self.env
-        CallbackTimeout.at(env, max(time_s, env._now), self._gen, self._wake_callback, priority)
+        now = self.env._now
+        CallbackTimeout.at(self.env, time_s if time_s >= now else now, self._gen, self._wake_callback, priority)
 
     def _wake(self, event: simpy.Event) -> None:
         if event._value != self._gen:

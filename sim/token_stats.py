@@ -71,9 +71,10 @@ class TokenGapHistogram:
             return
         gaps = self._gaps_s
         gaps.extend(durations)
-        self._runs.append(len(durations))
+        steps = len(durations)
+        self._runs.append(steps)
         self._per_step.append(tokens_per_step)
-        self.tokens += tokens_per_step * len(durations)
+        self.tokens += tokens_per_step * steps
         if len(gaps) >= BUFFER_GAPS:
             self._flush()
 
