@@ -42,10 +42,7 @@ class CallbackTimeout(Event):
         if time_s < env._now:
             raise ValueError(f"time {time_s} is before now ({env._now})")
         event = cls.__new__(cls)
-        event.env = env  # what ``_arm`` does, inline: one is made per iteration
-        event.callbacks = [callback]
-        event._value = value
-        event._ok = True
+        event._arm(env, value, callback)
         heappush(env._queue, (time_s, priority, next(env._eid), event))  # what Environment.schedule does, at time_s
         return event
 
