@@ -7,6 +7,13 @@ Conventions (all per replica, i.e. summed over its devices, for the arrays of a 
   (1 byte, as TensorRT-LLM's and vLLM's fp8/int8 KV caches do); with 4-bit weights (int4, fp4) the KV cache
   is kept in 8 bits (1 byte): 4-bit KV caches are not a default of any mainstream server.
   Activations exchanged by collectives are 16-bit in every precision (``ACTIVATION_BYTES``).
+* The embedding table and the LM head stay 16-bit in every precision (``EMBEDDING_BYTES``): quantized
+  checkpoints quantize the transformer blocks' linear layers only (NVIDIA ModelOpt FP8/NVFP4 checkpoints list
+  ``lm_head`` in ``hf_quant_config.json``'s ``exclude_modules``; AutoFP8, behind vLLM's FP8 checkpoints, is
+  run with ``ignore_patterns=["re:.*lm_head"]``; the embedding is a lookup table, not a linear layer). For a
+  128k-vocabulary model that is 2.1 GB more than 8-bit for Llama-3.1-70B, a third of the KV room 70B in FP8
+  leaves on one 80 GB GPU. The LM head's FLOPs are priced at the precision's rate (they are one token per
+  request, ~1.5% of a 70B and ~6% of an 8B model's decode FLOPs).
 * Linear FLOPs: 2 per multiply-accumulate, 2 x (active linear params) per new token, plus the LM head for the
   last token of each request only (logits are computed for the tokens that are sampled).
 * Attention FLOPs: QK^T and PV are 2 x 2 x heads x head_dim FLOPs per query-key pair per layer, so
@@ -36,6 +43,7 @@ from hardware_models.interface import BatchWork
 WEIGHT_BYTES: dict[str, float] = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5, "fp4": 0.5}
 KV_BYTES: dict[str, float] = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 1.0, "fp4": 1.0}
 ACTIVATION_BYTES: float = 2.0
+EMBEDDING_BYTES: float = 2.0
 
 
 def _is_power_of_two(x: float) -> bool:
@@ -169,8 +177,11 @@ class TransformerCost:
 
     @property
     def total_weight_bytes(self) -> float:
-        """Bytes of all weights held by a replica (embedding table included)."""
-        return self.counts.total * self.weight_bytes_per_param
+        """Bytes of all weights held by a replica: the layers at the precision, the embedding table and the LM
+        head at ``EMBEDDING_BYTES``."""
+        c = self.counts
+        return (c.total - c.embedding - c.lm_head) * self.weight_bytes_per_param + (
+            c.embedding + c.lm_head) * EMBEDDING_BYTES
 
     @cached_property
     def _coef(self) -> tuple:
@@ -189,7 +200,7 @@ class TransformerCost:
         expert = m.layers * c.mlp_per_expert  # params of one touched expert over all layers
         if not _is_power_of_two(wb):
             raise ValueError(f"weight bytes per parameter must be a power of two, got {wb}")
-        resident = (m.layers * c.dense_per_layer + lm_params) * wb  # = 1.0 * (...) * wb of an active iteration
+        resident = m.layers * c.dense_per_layer * wb + lm_params * EMBEDDING_BYTES  # read by an active iteration
         return (2.0 * c.active_linear_per_token, 2.0 * lm_params, attention, moe, c.experts, miss, expert * wb,
                 resident, self.kv_bytes_per_token)
 
@@ -203,7 +214,7 @@ class TransformerCost:
 
             linear    = 2 t (active linear params) + 2 r (LM-head params)
             attention = 4 layers heads head_dim pairs
-            weights   = [t > 0] (dense layers + LM head) wb + layers * mlp_per_expert * touched(t) * wb
+            weights   = [t > 0] (dense layers wb + LM head EMBEDDING_BYTES) + layers * mlp_per_expert * touched(t) * wb
             kv        = kv_bytes_per_token (kv_read + t)
         """
         linear2, lm2, attention, moe, experts, miss, expert_wb, resident, kvb = self._coef

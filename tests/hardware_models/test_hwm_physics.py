@@ -30,6 +30,22 @@ def test_llama2_7b_param_count_and_decode_flops() -> None:
     assert TransformerCost(m, "fp16").kv_bytes_per_token == 524288
 
 
+@pytest.mark.parametrize(("precision", "layer_bytes"), [("fp8", 1.0), ("int4", 0.5), ("bf16", 2.0)])
+def test_quantized_weights_keep_the_embedding_and_lm_head_in_16_bit(precision: str, layer_bytes: float) -> None:
+    """Llama-3.1-70B: 128,256 x 8,192 embedding and LM head (untied) stay 2 bytes a parameter; the layers take
+    the precision's bytes. In FP8 that is 2.1 GB more than an all-FP8 count, and a decode step reads the LM head
+    (not the embedding table) at 2 bytes."""
+    m = hm.get_model("llama-3.1-70b")
+    c = param_counts(m)
+    head = 128256 * 8192
+    assert (c.embedding, c.lm_head) == (head, head)
+    cost = TransformerCost(m, precision)
+    layers = c.total - 2 * head
+    assert cost.total_weight_bytes == pytest.approx(layers * layer_bytes + 2 * head * 2.0, rel=1e-12)
+    step = cost.iteration(BatchWork.from_requests(np.array([1.0]), np.array([0.0])))
+    assert step.weight_bytes[0] == pytest.approx(layers * layer_bytes + head * 2.0, rel=1e-12)
+
+
 def test_tensor_parallelism_wider_than_the_kv_heads_replicates_them() -> None:
     """Llama-3.1-70B has 8 KV heads: at TP16 each device holds one head, so each head is kept twice and a
     token's KV takes 2 (K,V) * 80 layers * 8 heads * 128 dims * 1 byte (fp8) * 2 copies = 327,680 bytes."""
