@@ -11,6 +11,8 @@ several batches in flight, ``parallelism.micro_batches``):
 For a mixture-of-experts model the expert FLOPs in ``linear_flops`` count 1 / expert_gemm_fraction times: the
 grouped expert GEMMs (each expert sees a share of the batch's tokens, plus the token permutation around them) run
 at that fraction of a dense GEMM's rate. It is 1 where no MoE measurement says otherwise (see the family catalog).
+In a quantized model the LM head stays 16-bit (``hardware_models.transformer``): its FLOPs count rate(precision) /
+rate(16-bit) times, the device's achieved rates (peak x compute fraction) at the two precisions.
 
 where W = tensor * expert (each stage holds 1/pipeline of the layers, so the stages' times add up to the work
 divided by W). The linear operators and attention each have their own roofline and their times add (they
@@ -33,7 +35,7 @@ import numpy as np
 from hardware_models.arith import SCALAR, VEC
 from hardware_models.catalog import Accelerator, ModelArch
 from hardware_models.interface import BatchWork, DoesNotFitError, PerformanceModel
-from hardware_models.transformer import TransformerCost, check_precision, kv_copies
+from hardware_models.transformer import EMBEDDING_BYTES, TransformerCost, check_precision, kv_copies
 
 
 @dataclass(frozen=True)
@@ -170,8 +172,23 @@ class RooflineModel(PerformanceModel):
         self._overhead_s = self.model.layers * self.per_layer_overhead_s + self.per_step_overhead_s
         #: extra FLOPs per new token that price the expert GEMMs at expert_gemm_fraction of the dense rate (0: dense)
         self._expert_extra_flops_per_token = self.cost.expert_flops_per_token * (1.0 / self.expert_gemm_fraction - 1.0)
+        #: extra FLOPs per request that price the 16-bit LM head at the 16-bit rate in a quantized model (0: none)
+        self._lm_head_extra_flops_per_request = self.cost.lm_head_flops_per_request * (
+            self._rate_ratio_to_16_bit() - 1.0)
         #: communication terms of the layout, each ``term(ops, new_tokens)``, added in this order
         self._comm_terms: tuple[Callable[[Any, Any], Any], ...] = tuple(self._build_comm_terms())
+
+    def _rate_ratio_to_16_bit(self) -> float:
+        """Achieved FLOP rate at the model's precision over the 16-bit rate (bf16, else fp16) of this device: the
+        LM head stays 16-bit in a quantized model (``hardware_models.transformer``), so its FLOPs cost this ratio
+        times what the precision's rate would charge; 1 for a 16-bit model or a device without a 16-bit rate."""
+        if self.cost.weight_bytes_per_param >= EMBEDDING_BYTES:
+            return 1.0
+        for half in ("bf16", "fp16"):
+            if half in self.acc.precisions:
+                rate_16 = self.acc.peak_flops_per_s(half) * self.acc.compute_fraction(half)
+                return self.peak_flops_per_s * self.compute_fraction / rate_16
+        return 1.0
 
     # ------------------------------------------------------------------ layout and fit
     def validate_layout(self) -> None:
@@ -274,6 +291,8 @@ class RooflineModel(PerformanceModel):
         linear, attention, weights, kv_bytes = self.cost.terms(ops, t, r, kv, pairs, active_only=active_only)
         if self._expert_extra_flops_per_token:
             linear = linear + t * self._expert_extra_flops_per_token
+        if self._lm_head_extra_flops_per_request:
+            linear = linear + r * self._lm_head_extra_flops_per_request
         p, inv_p = self.blend_exponent, self._inv_blend_exponent
         linear_s, attention_s = blend_pair_ops(
             ops, linear / self._compute_den, weights / self._memory_den,

@@ -12,8 +12,8 @@ Conventions (all per replica, i.e. summed over its devices, for the arrays of a 
   ``lm_head`` in ``hf_quant_config.json``'s ``exclude_modules``; AutoFP8, behind vLLM's FP8 checkpoints, is
   run with ``ignore_patterns=["re:.*lm_head"]``; the embedding is a lookup table, not a linear layer). For a
   128k-vocabulary model that is 2.1 GB more than 8-bit for Llama-3.1-70B, a third of the KV room 70B in FP8
-  leaves on one 80 GB GPU. The LM head's FLOPs are priced at the precision's rate (they are one token per
-  request, ~1.5% of a 70B and ~6% of an 8B model's decode FLOPs).
+  leaves on one 80 GB GPU. The LM head's FLOPs (one token per request, ~1.5% of a 70B and ~6% of an 8B model's
+  decode FLOPs) run at the device's 16-bit rate: the roofline prices them (``lm_head_flops_per_request``).
 * Linear FLOPs: 2 per multiply-accumulate, 2 x (active linear params) per new token, plus the LM head for the
   last token of each request only (logits are computed for the tokens that are sampled).
 * Attention FLOPs: QK^T and PV are 2 x 2 x heads x head_dim FLOPs per query-key pair per layer, so
@@ -168,6 +168,13 @@ class TransformerCost:
         """KV-cache bytes of one token held by the replica: all layers, K and V, each KV head ``kv_copies`` times."""
         m = self.model
         return 2.0 * m.layers * m.kv_heads * m.head_dim * KV_BYTES[self.precision] * self.kv_copies
+
+    @property
+    def lm_head_flops_per_request(self) -> float:
+        """FLOPs of the LM head for the one token a request samples per iteration (the tied embedding when the
+        model has no separate head)."""
+        c = self.counts
+        return 2.0 * (c.lm_head if c.lm_head else c.embedding)
 
     @property
     def expert_flops_per_token(self) -> float:

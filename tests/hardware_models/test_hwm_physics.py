@@ -46,6 +46,21 @@ def test_quantized_weights_keep_the_embedding_and_lm_head_in_16_bit(precision: s
     assert step.weight_bytes[0] == pytest.approx(layers * layer_bytes + head * 2.0, rel=1e-12)
 
 
+def test_the_16_bit_lm_head_of_a_quantized_model_runs_at_the_16_bit_rate() -> None:
+    """H100, Llama-3.1-8B in FP8: the LM head's 2 x 128,256 x 4,096 FLOPs per request cost
+    (FP8 rate / BF16 rate) times what the FP8 rate charges, the rates being peak x compute fraction."""
+    acc = hm.get_accelerator("nvidia-h100-sxm")
+    fp8 = hm.build_performance_model("nvidia-h100-sxm", "llama-3.1-8b", "fp8", {"tensor": 1})
+    ratio = (acc.peak_flops_per_s("fp8") * acc.compute_fraction("fp8")) / (
+        acc.peak_flops_per_s("bf16") * acc.compute_fraction("bf16"))
+    assert ratio > 1.0
+    lm_flops = 2.0 * 128256 * 4096
+    assert fp8.cost.lm_head_flops_per_request == lm_flops
+    assert fp8._lm_head_extra_flops_per_request == pytest.approx(lm_flops * (ratio - 1.0), rel=1e-12)
+    bf16 = hm.build_performance_model("nvidia-h100-sxm", "llama-3.1-8b", "bf16", {"tensor": 1})
+    assert bf16._lm_head_extra_flops_per_request == 0.0
+
+
 def test_tensor_parallelism_wider_than_the_kv_heads_replicates_them() -> None:
     """Llama-3.1-70B has 8 KV heads: at TP16 each device holds one head, so each head is kept twice and a
     token's KV takes 2 (K,V) * 80 layers * 8 heads * 128 dims * 1 byte (fp8) * 2 copies = 327,680 bytes."""
