@@ -208,8 +208,8 @@ class TransformerCost:
         if not _is_power_of_two(wb):
             raise ValueError(f"weight bytes per parameter must be a power of two, got {wb}")
         resident = m.layers * c.dense_per_layer * wb + lm_params * EMBEDDING_BYTES  # read by an active iteration
-        return (2.0 * c.active_linear_per_token, 2.0 * lm_params, attention, moe, c.experts, miss, expert * wb,
-                resident, self.kv_bytes_per_token)
+        return (2.0 * c.active_linear_per_token, self.lm_head_flops_per_request, attention, moe, c.experts, miss,
+                expert * wb, resident, self.kv_bytes_per_token)
 
     def terms(self, ops: Any, t: Any, r: Any, kv_read: Any, pairs: Any,
               active_only: bool = False) -> tuple[Any, Any, Any, Any]:
