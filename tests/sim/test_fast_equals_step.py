@@ -145,7 +145,7 @@ def test_fast_mode_equals_step_mode_with_batches_in_flight_through_pipeline_stag
         {"name": "pre", "hardware": "nvidia-h100-sxm", "parallelism": {"tensor": 2, "pipeline": 2}, "role": "prefill",
          "scheduler": {"type": "chunked_prefill", "max_batch_tokens": 2048}},
         {"name": "gpu", "hardware": "nvidia-h100-sxm", "parallelism": {"pipeline": 2}, "replicas": 2,
-         "role": "decode", "scheduler": {"type": "continuous", "kv_capacity_tokens": 30_000}}],
+         "role": "decode", "scheduler": {"type": "continuous", "kv_capacity_tokens": 20_000}}],
         "router": {"type": "round_robin"}}
     fast = run(s).requests
     step = run({**s, "engine": {"mode": "step"}}).requests
