@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -80,10 +81,12 @@ def run_command(scenario: Path | None, out_dir: Path | None, overrides: tuple[st
               help="A validation case file (repeatable) [every file in experiments/validation/].")
 @click.option("--case", "patterns", multiple=True, metavar="PATTERN",
               help="Only the cases whose id matches (repeatable; *, ? and [...] as in the shell), e.g. 'mlperf41-*'.")
-def validate_command(case_files: tuple[Path, ...], patterns: tuple[str, ...]) -> None:
+@click.option("--jobs", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Worker processes running scenarios side by side (0: one per CPU); the results do not depend on it.")
+def validate_command(case_files: tuple[Path, ...], patterns: tuple[str, ...], jobs: int) -> None:
     """Predict every validation case and compare with the published figure; exit 1 if any is outside."""
     from experiments.report import table
-    from experiments.validation import (ScenarioRuns, default_case_files, error_summary, evaluate,
+    from experiments.validation import (CaseFailure, default_case_files, error_summary, evaluate_cases,
                                         load_case_files, select_cases)
 
     files = list(case_files) or default_case_files()
@@ -94,17 +97,16 @@ def validate_command(case_files: tuple[Path, ...], patterns: tuple[str, ...]) ->
     suites = [suite for suite, _ in loaded]  # the file each case came from
     from tqdm import tqdm
 
-    rows = []
-    runs = ScenarioRuns()  # consecutive cases on one scenario share its run
     # a bar over the cases on a terminal after 2 s (the serving cases run whole scenarios: minutes in all)
     with tqdm(total=len(loaded), unit="case", delay=2.0, disable=None, file=sys.stderr, leave=False) as bar:
-        for i, (_, (case, base)) in enumerate(loaded):
-            try:
-                rows.append(evaluate(case, base, runs))
-            except (ScenarioError, ValueError, KeyError) as exc:
-                raise fail([f"case {case.id}: {line}" for line in str(exc).splitlines()]) from None
-            bar.set_postfix_str(loaded[i + 1][1][0].id if i + 1 < len(loaded) else "", refresh=False)  # running next
-            bar.update(1)
+        def done(group: list) -> None:
+            bar.set_postfix_str(group[-1][0].id, refresh=False)  # the last case finished
+            bar.update(len(group))
+
+        try:
+            rows = evaluate_cases([pair for _, pair in loaded], jobs or os.cpu_count() or 1, done)
+        except CaseFailure as exc:
+            raise fail([f"case {exc.case_id}: {line}" for line in exc.message.splitlines()]) from None
     printable = [[r["id"], r["metric"], f"{r['predicted']:.4g}", f"{r['expected']:.4g}",
                   f"{100 * r['relative_error']:.1f}%", f"{100 * r['tolerance']:.0f}%",
                   "ok" if r["ok"] else "OUTSIDE"] for r in rows]

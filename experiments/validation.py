@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import fnmatch
 import math
+import multiprocessing
 import re
 import statistics
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -250,6 +253,78 @@ def evaluate(case: Case, base_dir: Path, runs: ScenarioRuns | None = None) -> di
             "relative_error": error, "tolerance": case.tolerance,
             "ok": bool(math.isfinite(error) and error <= case.tolerance), "source": case.source,
             "hardware": hardware, "kind": metric_kind(case.metric)}
+
+
+class CaseFailure(Exception):
+    """A case that could not be predicted: its id and the problem (plain arguments, so that it crosses from a
+    worker process to the caller)."""
+
+    def __init__(self, case_id: str, message: str) -> None:
+        super().__init__(case_id, message)
+        self.case_id = case_id
+        self.message = message
+
+
+def _run_key(case: Case, base_dir: Path) -> str | None:
+    """What a case runs: its scenario (file or inline), or None for a step case (priced, nothing to run)."""
+    if case.step is not None:
+        return None
+    if isinstance(case.scenario, dict):
+        return repr(sorted(case.scenario.items()))
+    return str(scenario_path(case, base_dir))
+
+
+def case_groups(cases: list[tuple[Case, Path]]) -> list[list[tuple[Case, Path]]]:
+    """The cases in order, cut into runs of consecutive cases on one scenario (or consecutive step cases): the
+    unit one worker evaluates, so that a scenario's cases share its run."""
+    groups: list[list[tuple[Case, Path]]] = []
+    keys: list[str | None] = []
+    for case, base in cases:
+        key = _run_key(case, base)
+        if groups and key == keys[-1]:
+            groups[-1].append((case, base))
+        else:
+            groups.append([(case, base)])
+            keys.append(key)
+    return groups
+
+
+def evaluate_group(group: list[tuple[Case, Path]]) -> list[dict[str, Any]]:
+    """Evaluate consecutive cases, sharing one scenario run; a case that cannot be predicted raises CaseFailure."""
+    runs = ScenarioRuns()
+    rows = []
+    for case, base in group:
+        try:
+            rows.append(evaluate(case, base, runs))
+        except (ScenarioError, ValueError, KeyError) as exc:
+            raise CaseFailure(case.id, str(exc)) from None
+    return rows
+
+
+def evaluate_cases(cases: list[tuple[Case, Path]], jobs: int = 1,
+                   on_group: Callable[[list[tuple[Case, Path]]], None] | None = None) -> list[dict[str, Any]]:
+    """Every case's row, in the cases' order. ``jobs`` > 1 evaluates groups (``case_groups``) in that many worker
+    processes; the engine is deterministic, so the rows do not depend on it. ``on_group`` is called with each
+    group when it is done (in completion order)."""
+    groups = case_groups(cases)
+    done: list[list[dict[str, Any]] | None] = [None] * len(groups)
+    if jobs <= 1 or len(groups) < 2:
+        for i, group in enumerate(groups):
+            done[i] = evaluate_group(group)
+            if on_group is not None:
+                on_group(group)
+    else:
+        pool = ProcessPoolExecutor(max_workers=min(jobs, len(groups)), mp_context=multiprocessing.get_context("spawn"))
+        try:
+            futures = {pool.submit(evaluate_group, group): i for i, group in enumerate(groups)}
+            for future in as_completed(futures):
+                i = futures[future]
+                done[i] = future.result()
+                if on_group is not None:
+                    on_group(groups[i])
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+    return [row for rows in done if rows is not None for row in rows]
 
 
 def error_summary(rows: list[dict[str, Any]]) -> dict[str, float]:

@@ -130,3 +130,37 @@ def test_one_kind_of_case_on_one_sku_prints_no_breakdown(tmp_path: Path) -> None
     result = CliRunner().invoke(main, ["validate", "--cases", str(write(tmp_path / "c.yaml", [case("a", 0.009),
                                                                                             case("b", 0.0095)]))])
     assert result.exit_code == 0 and "by hardware" not in result.output and "by metric" not in result.output
+
+
+def test_jobs_run_scenarios_in_worker_processes_with_the_same_output(tmp_path: Path) -> None:
+    """Two scenarios and a step case in two worker processes print what one process prints, in the cases' order;
+    a case that cannot be predicted in a worker is named as in one process."""
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(SCENARIO))
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump({**SCENARIO, "name": "t", "seed": SCENARIO.get("seed", 1) + 1}))
+    cases = [{"id": f"{name}-{metric}", "source": "test", "scenario": f"{name}.yaml", "metric": metric,
+              "expected": 1.0, "tolerance": 100.0}
+             for name in ("s", "t") for metric in ("e2e_p50_s", "requests_per_s")] + [case("step", 0.009)]
+    path = write(tmp_path / "c.yaml", cases)
+    one = CliRunner().invoke(main, ["validate", "--cases", str(path)])
+    two = CliRunner().invoke(main, ["validate", "--cases", str(path), "--jobs", "2"])
+    assert one.exit_code == two.exit_code == 0, two.output
+    assert two.output == one.output
+    assert [line.split()[0] for line in two.output.splitlines()[2:7]] == [c["id"] for c in cases]
+    # found when the scenario is built, in a worker: 70B in bf16 does not fit one H100
+    (tmp_path / "nofit.yaml").write_text(yaml.safe_dump({
+        "name": "nofit", "seed": 1, "horizon": {"requests": 10}, "model": "llama-3.1-70b", "precision": "bf16",
+        "workload": {"arrival": {"type": "poisson", "rate_per_s": 1.0}, "input_tokens": {"type": "fixed", "value": 100},
+                     "output_tokens": {"type": "fixed", "value": 10}},
+        "fleet": {"pools": [{"name": "g", "hardware": "nvidia-h100-sxm", "scheduler": {"type": "continuous"}}]}}))
+    bad = [{**cases[0], "id": "does-not-fit", "scenario": "nofit.yaml"}]
+    refused = CliRunner().invoke(main, ["validate", "--cases", str(write(tmp_path / "b.yaml", cases[:2] + bad)),
+                                        "--jobs", "2"])
+    assert refused.exit_code == 2, refused.output
+    assert "case does-not-fit: fleet.pools[0]: llama-3.1-70b in bf16 needs at least 2" in refused.output
+    assert "Traceback" not in refused.output
+
+
+def test_jobs_must_be_a_non_negative_count(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["validate", "--cases", str(write(tmp_path / "c.yaml", [case("a", 0.009)])),
+                                       "--jobs", "-1"])
+    assert result.exit_code == 2 and "--jobs" in result.output
