@@ -64,12 +64,9 @@ def rms(errors: dict[str, float]) -> float:
     return math.sqrt(sum(e * e for e in errors.values()) / len(errors))
 
 
-def fit(hardware: str) -> tuple[dict[str, float], dict[str, float]]:
-    """(catalog values, fitted values) of the factors the SKU's cases constrain."""
+def fit(hardware: str, cases: list[dict[str, Any]]) -> tuple[dict[str, float], dict[str, float]]:
+    """(catalog values, fitted values) of every factor in ``BOUNDS``, fitted to ``cases`` (the SKU's)."""
     acc = get_accelerator(hardware)
-    cases = cases_for(hardware)
-    if not cases:
-        raise SystemExit(f"no step-level case names hardware {hardware!r}")
     names = list(BOUNDS)
     catalog = {k: acc.efficiency(k) for k in names}
     bounds = [BOUNDS[k] if k != "memory_bandwidth_fraction" else (BOUNDS[k][0], STREAM_BOUND.get(hardware, 1.0))
@@ -87,8 +84,10 @@ def fit(hardware: str) -> tuple[dict[str, float], dict[str, float]]:
 
 def main() -> None:
     hardware = sys.argv[1] if len(sys.argv) > 1 else "nvidia-h100-sxm"
-    catalog, fitted = fit(hardware)
     cases = cases_for(hardware)
+    if not cases:
+        raise SystemExit(f"no step-level case names hardware {hardware!r}")
+    catalog, fitted = fit(hardware, cases)
     at_catalog, at_fit = log_errors(hardware, catalog, cases), log_errors(hardware, fitted, cases)
     print(f"{hardware}: {len(cases)} step-level cases")
     print(f"{'factor':28s} {'catalog':>12s} {'fitted':>12s}")

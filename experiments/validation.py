@@ -141,7 +141,7 @@ def _scenario_problems(case: Case, base_dir: Path) -> list[str]:
     """Why a case's scenario (a file beside the case file, or inline) cannot load; checked before anything runs."""
     if case.scenario is None:
         return []
-    source: dict[str, Any] | Path = case.scenario if isinstance(case.scenario, dict) else scenario_path(case, base_dir)
+    source = scenario_source(case, base_dir)
     if isinstance(source, Path) and not source.exists():
         return [f"file not found: {source}"]
     if isinstance(source, Path) and not source.is_file():
@@ -201,6 +201,17 @@ def scenario_path(case: Case, base_dir: Path) -> Path:
     return (base_dir / str(case.scenario)).resolve()
 
 
+def scenario_source(case: Case, base_dir: Path) -> dict[str, Any] | Path:
+    """A scenario case's scenario: the inline mapping, or its file resolved against the case file's directory."""
+    return case.scenario if isinstance(case.scenario, dict) else scenario_path(case, base_dir)
+
+
+def source_key(source: Path | dict[str, Any]) -> str:
+    """One string per scenario (an inline mapping's sorted items, or a file's resolved path): cases with equal
+    keys run the same scenario."""
+    return repr(sorted(source.items())) if isinstance(source, dict) else str(Path(source).resolve())
+
+
 class ScenarioRuns:
     """The last scenario run and its records, so that consecutive cases on one scenario (its TTFT and TPOT
     percentiles, say) run it once: the engine is deterministic, so a rerun would give the same records. Only
@@ -213,7 +224,7 @@ class ScenarioRuns:
     def records(self, source: Path | dict[str, Any]) -> tuple[pd.DataFrame, float, str]:
         """(records, warm-up end in s, hardware) of the scenario at ``source`` (a file, or an inline scenario);
         hardware names its pools' SKUs, ``+`` between several."""
-        key = repr(sorted(source.items())) if isinstance(source, dict) else str(Path(source).resolve())
+        key = source_key(source)
         if key != self._key or self._run is None:
             from experiments.runner import run
 
@@ -229,7 +240,7 @@ def predict(case: Case, base_dir: Path, runs: ScenarioRuns | None = None) -> tup
         from hardware_models.calibration import predict as predict_step
 
         return float(predict_step(case.step, case.metric)), str(case.step.get("hardware", "?"))
-    source = case.scenario if isinstance(case.scenario, dict) else scenario_path(case, base_dir)
+    source = scenario_source(case, base_dir)
     requests, warmup_s, hardware = (runs or ScenarioRuns()).records(source)
     return SCENARIO_METRICS[case.metric](requests, warmup_s), hardware
 
@@ -267,11 +278,7 @@ class CaseFailure(Exception):
 
 def _run_key(case: Case, base_dir: Path) -> str | None:
     """What a case runs: its scenario (file or inline), or None for a step case (priced, nothing to run)."""
-    if case.step is not None:
-        return None
-    if isinstance(case.scenario, dict):
-        return repr(sorted(case.scenario.items()))
-    return str(scenario_path(case, base_dir))
+    return None if case.step is not None else source_key(scenario_source(case, base_dir))
 
 
 def case_groups(cases: list[tuple[Case, Path]]) -> list[list[tuple[Case, Path]]]:
